@@ -1,0 +1,50 @@
+#pragma once
+// The reconstructed Sigma analysis of one file: what the legacy `sigma_analysis` OBJECT says (contract 2).
+// Strings are views into the upstream documents, which must outlive the Analysis.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sigma_analysis {
+
+enum class Level { low, medium, high, critical, unknown };
+
+Level parse_level(std::string_view text);
+
+struct Stats {
+    std::int64_t critical = 0, high = 0, low = 0, medium = 0;
+    void count(Level level);
+};
+
+struct Match {
+    std::string_view rule_id, rule_title, rule_description, rule_source, rule_level;
+    std::optional<std::string_view> rule_author;
+    Level level = Level::unknown;
+    std::string match_context;
+};
+
+// Why an answer is `X-Sigma-Shim-Fidelity: partial`. Empty means full fidelity.
+struct Diagnostics {
+    std::size_t skipped = 0;           // upstream entries or fields skipped as wrongly typed (3.7)
+    bool stats_only = false;           // no results anywhere, stats copied (3.5)
+    std::size_t rule_fallbacks = 0;    // rule-fields mode fell back to `all` for want of a rule object (3.3)
+    std::size_t missing_rule_objects = 0; // rules form: a sigma_rule object could not be had
+    bool partial() const { return skipped || stats_only || rule_fallbacks || missing_rule_objects; }
+    std::string summary() const; // one line for logs, e.g. "skipped=2 rule_fallbacks=1"
+};
+
+struct Analysis {
+    bool present = false; // the file carries Sigma data (results or stats)
+    std::string_view sha256;
+    std::vector<Match> matches;
+    Stats severity_stats;
+    std::map<std::string_view, Stats> source_severity_stats; // byte order of the ruleset names
+    std::int64_t analysis_date = 0;
+    std::int64_t last_modification_date = 0;
+    Diagnostics diagnostics;
+};
+
+} // namespace sigma_analysis

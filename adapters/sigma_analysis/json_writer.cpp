@@ -1,0 +1,108 @@
+#include "sigma_analysis/json_writer.hpp"
+
+#include <boost/json/serialize.hpp>
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <vector>
+
+namespace sigma_analysis::json_out {
+namespace {
+
+// 0: copy as is; otherwise the character after the backslash ('u' for \u00XX).
+constexpr std::array<char, 256> make_escape_table() {
+    std::array<char, 256> t{};
+    for (int c = 0; c < 0x20; ++c) t[static_cast<std::size_t>(c)] = 'u';
+    t['\b'] = 'b';
+    t['\f'] = 'f';
+    t['\n'] = 'n';
+    t['\r'] = 'r';
+    t['\t'] = 't';
+    t['"'] = '"';
+    t['\\'] = '\\';
+    return t;
+}
+constexpr auto escape_table = make_escape_table();
+
+void append_object(std::string& out, const boost::json::object& obj, KeyOrder order) {
+    out.push_back('{');
+    bool first = true;
+    auto write_pair = [&](const boost::json::key_value_pair& kv) {
+        if (!first) out.push_back(',');
+        first = false;
+        append_key(out, kv.key());
+        append_value(out, kv.value(), order);
+    };
+    if (order == KeyOrder::as_given) {
+        for (const auto& kv : obj) write_pair(kv);
+    } else {
+        std::vector<const boost::json::key_value_pair*> pairs;
+        pairs.reserve(obj.size());
+        for (const auto& kv : obj) pairs.push_back(&kv);
+        std::sort(pairs.begin(), pairs.end(), [](auto* a, auto* b) { return a->key() < b->key(); });
+        for (const auto* kv : pairs) write_pair(*kv);
+    }
+    out.push_back('}');
+}
+
+} // namespace
+
+void append_string(std::string& out, std::string_view s) {
+    static constexpr char hex[] = "0123456789abcdef";
+    out.reserve(out.size() + s.size() + 2);
+    out.push_back('"');
+    std::size_t run = 0; // start of the pending run of characters that need no escape
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const char esc = escape_table[static_cast<unsigned char>(s[i])];
+        if (esc == 0) continue;
+        out.append(s.data() + run, i - run);
+        run = i + 1;
+        out.push_back('\\');
+        out.push_back(esc);
+        if (esc == 'u') {
+            const auto c = static_cast<unsigned char>(s[i]);
+            out.append("00");
+            out.push_back(hex[c >> 4]);
+            out.push_back(hex[c & 0xF]);
+        }
+    }
+    out.append(s.data() + run, s.size() - run);
+    out.push_back('"');
+}
+
+void append_int(std::string& out, std::int64_t n) {
+    char buf[24];
+    const auto res = std::to_chars(buf, buf + sizeof buf, n);
+    out.append(buf, res.ptr);
+}
+
+void append_value(std::string& out, const boost::json::value& v, KeyOrder order) {
+    switch (v.kind()) {
+    case boost::json::kind::null: out.append("null"); return;
+    case boost::json::kind::bool_: out.append(v.get_bool() ? "true" : "false"); return;
+    case boost::json::kind::int64: append_int(out, v.get_int64()); return;
+    case boost::json::kind::uint64: {
+        char buf[24];
+        const auto res = std::to_chars(buf, buf + sizeof buf, v.get_uint64());
+        out.append(buf, res.ptr);
+        return;
+    }
+    case boost::json::kind::double_: out.append(boost::json::serialize(v)); return;
+    case boost::json::kind::string: append_string(out, v.get_string()); return;
+    case boost::json::kind::array: {
+        out.push_back('[');
+        bool first = true;
+        for (const auto& item : v.get_array()) {
+            if (!first) out.push_back(',');
+            first = false;
+            append_value(out, item, order);
+        }
+        out.push_back(']');
+        return;
+    }
+    case boost::json::kind::object: append_object(out, v.get_object(), order); return;
+    }
+}
+
+} // namespace sigma_analysis::json_out

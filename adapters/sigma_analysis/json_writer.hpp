@@ -1,0 +1,28 @@
+#pragma once
+// Appending JSON text straight to a string: the renderers write the legacy answer without building a DOM.
+#include <boost/json/value.hpp>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace sigma_analysis::json_out {
+
+// Appends `s` as a quoted JSON string. UTF-8 passes through; quotes, backslashes and control characters are
+// escaped the way Boost.JSON's serializer escapes them, so a value round-trips to the same bytes.
+void append_string(std::string& out, std::string_view s);
+
+void append_int(std::string& out, std::int64_t n);
+
+enum class KeyOrder { as_given, sorted };
+
+// Appends any JSON value. With KeyOrder::sorted, object keys are written in byte order at every level.
+void append_value(std::string& out, const boost::json::value& v, KeyOrder order);
+
+// Appends `"key":` (quoted, escaped, followed by a colon).
+inline void append_key(std::string& out, std::string_view key) {
+    append_string(out, key);
+    out.push_back(':');
+}
+
+} // namespace sigma_analysis::json_out

@@ -1,0 +1,20 @@
+#pragma once
+// Reading one JSON document from bytes, with a precise place when it is not JSON.
+#include <boost/json/value.hpp>
+
+#include <string>
+#include <string_view>
+
+namespace shim::cli {
+
+struct JsonDocument {
+    boost::json::value value;
+    std::string error; // "not JSON at byte 120 (line 3, column 9): incomplete JSON"; empty when parsed
+};
+
+JsonDocument parse_json_document(std::string_view bytes);
+
+// Reads a whole file, or standard input for "-". Returns false and sets `error` when it cannot be read.
+bool read_input(const std::string& path, std::string& bytes, std::string& error);
+
+} // namespace shim::cli

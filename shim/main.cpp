@@ -1,0 +1,43 @@
+// sigma-shim: answers VirusTotal's deprecated Sigma routes from File and File behaviour objects.
+#include "cli/convert_command.hpp"
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+namespace {
+
+const char* const usage = R"(usage: sigma-shim COMMAND [options]
+
+sigma-shim rebuilds VirusTotal's deprecated sigma_analysis answers from File and File behaviour objects.
+
+commands:
+  convert     rebuild a legacy answer from File and behaviour JSON files (sigma-shim convert --help)
+
+options:
+  -h, --help  this text
+  --version   the version
+)";
+
+} // namespace
+
+int main(int argc, char** argv) {
+    const std::vector<std::string> args(argv + 1, argv + argc);
+    if (args.empty()) {
+        std::cerr << usage;
+        return 2;
+    }
+    const std::string& command = args.front();
+    if (command == "-h" || command == "--help" || command == "help") {
+        std::cout << usage;
+        return 0;
+    }
+    if (command == "--version") {
+        std::cout << "sigma-shim " SIGMA_SHIM_VERSION "\n";
+        return 0;
+    }
+    const std::span<const std::string> rest(args.begin() + 1, args.end());
+    if (command == "convert") return shim::cli::run_convert(rest, {std::cout, std::cerr, nullptr});
+    std::cerr << "sigma-shim: unknown command '" << command << "'\n\n" << usage;
+    return 2;
+}
