@@ -1,6 +1,7 @@
 #include "test_support.hpp"
 
 #include "cli/convert_command.hpp"
+#include "cli/json_document.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -39,13 +40,7 @@ RunResult convert(const std::vector<std::string>& args, const std::map<std::stri
                                     bytes = it->second;
                                     return true;
                                 }
-                                try {
-                                    bytes = read_file(path);
-                                    return true;
-                                } catch (const std::exception& e) {
-                                    error = e.what();
-                                    return false;
-                                }
+                                return shim::cli::read_input(path, bytes, error);
                             }};
     RunResult r;
     r.exit_code = shim::cli::run_convert(args, io);
