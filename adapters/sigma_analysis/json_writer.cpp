@@ -1,7 +1,5 @@
 #include "sigma_analysis/json_writer.hpp"
 
-#include <boost/json/serialize.hpp>
-
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -88,7 +86,13 @@ void append_value(std::string& out, const boost::json::value& v, KeyOrder order)
         out.append(buf, res.ptr);
         return;
     }
-    case boost::json::kind::double_: out.append(boost::json::serialize(v)); return;
+    case boost::json::kind::double_: {
+        // The shortest text that reads back to the same number ("1.5", not Boost.JSON 1.81's "1.5E0").
+        char buf[32];
+        const auto res = std::to_chars(buf, buf + sizeof buf, v.get_double());
+        out.append(buf, res.ptr);
+        return;
+    }
     case boost::json::kind::string: append_string(out, v.get_string()); return;
     case boost::json::kind::array: {
         out.push_back('[');

@@ -1,6 +1,6 @@
 #include "sigma_analysis/match_context.hpp"
 
-#include <boost/json/serialize.hpp>
+#include "sigma_analysis/json_writer.hpp"
 
 #include <algorithm>
 
@@ -23,7 +23,7 @@ void append_match_context(std::string& out, const boost::json::object& values,
         out.append(kv->key());
         out.append(": '");
         if (const auto* s = kv->value().if_string()) out.append(*s);
-        else out.append(boost::json::serialize(kv->value()));
+        else json_out::append_value(out, kv->value(), json_out::KeyOrder::as_given);
         out.push_back('\'');
     }
 }

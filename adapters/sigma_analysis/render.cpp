@@ -119,17 +119,19 @@ void append_file_with_relationship(std::string& out, const json::object& file, c
         if (!first) out += ',';
         first = false;
         append_key(out, kv.key());
-        const auto* relationships = kv.key() == "relationships" ? kv.value().if_object() : nullptr;
-        if (!relationships) {
+        if (kv.key() != "relationships") {
             json_out::append_value(out, kv.value(), json_out::KeyOrder::as_given);
             continue;
         }
+        // A "relationships" that is not an object (null, say) is replaced: one key, never two.
         out += '{';
-        for (const auto& rel : *relationships) {
-            if (rel.key() == "sigma_analysis") continue;
-            append_key(out, rel.key());
-            json_out::append_value(out, rel.value(), json_out::KeyOrder::as_given);
-            out += ',';
+        if (const auto* relationships = kv.value().if_object()) {
+            for (const auto& rel : *relationships) {
+                if (rel.key() == "sigma_analysis") continue;
+                append_key(out, rel.key());
+                json_out::append_value(out, rel.value(), json_out::KeyOrder::as_given);
+                out += ',';
+            }
         }
         append_relationship();
         out += '}';
