@@ -161,6 +161,10 @@ void fill_dates(Analysis& out, const json::object* file_attributes,
 
 void emit_matches(Analysis& out, std::vector<Result>& results, const ExtractInput& input) {
     auto& diag = out.diagnostics;
+    std::vector<const json::key_value_pair*> scratch;
+    std::size_t total = 0;
+    for (const auto& r : results) total += std::max<std::size_t>(r.contexts.size(), 1);
+    out.matches.reserve(total);
     for (auto& r : results) {
         const json::object& e = *r.entry;
         Match proto;
@@ -195,7 +199,7 @@ void emit_matches(Analysis& out, std::vector<Result>& results, const ExtractInpu
         }
         for (const auto* values : r.contexts) {
             Match m = proto;
-            append_match_context(m.match_context, *values, only);
+            append_match_context(m.match_context, *values, only, scratch);
             push(std::move(m));
         }
     }

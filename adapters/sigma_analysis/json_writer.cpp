@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstring>
 #include <vector>
 
 namespace sigma_analysis::json_out {
@@ -46,26 +47,48 @@ void append_object(std::string& out, const boost::json::object& obj, KeyOrder or
 
 } // namespace
 
+// True when any of the 8 bytes in `w` is a control character, '"' or '\\' (the bytes JSON must escape).
+// Bytes of 0x80 and above never match, so UTF-8 sequences are skipped whole.
+inline bool needs_escape(std::uint64_t w) {
+    constexpr std::uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    auto has_zero_byte = [](std::uint64_t v) { return (v - ones) & ~v & highs; };
+    const std::uint64_t below_space = (w - ones * 0x20) & ~w & highs;
+    return below_space | has_zero_byte(w ^ (ones * '"')) | has_zero_byte(w ^ (ones * '\\'));
+}
+
 void append_string(std::string& out, std::string_view s) {
     static constexpr char hex[] = "0123456789abcdef";
     out.reserve(out.size() + s.size() + 2);
     out.push_back('"');
+    const char* const data = s.data();
     std::size_t run = 0; // start of the pending run of characters that need no escape
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        const char esc = escape_table[static_cast<unsigned char>(s[i])];
-        if (esc == 0) continue;
-        out.append(s.data() + run, i - run);
-        run = i + 1;
-        out.push_back('\\');
-        out.push_back(esc);
-        if (esc == 'u') {
-            const auto c = static_cast<unsigned char>(s[i]);
-            out.append("00");
-            out.push_back(hex[c >> 4]);
-            out.push_back(hex[c & 0xF]);
+    std::size_t i = 0;
+    while (i < s.size()) {
+        // Most text needs no escape: skip it eight bytes at a time.
+        if (s.size() - i >= 8) {
+            std::uint64_t w;
+            std::memcpy(&w, data + i, 8);
+            if (!needs_escape(w)) {
+                i += 8;
+                continue;
+            }
+        }
+        const std::size_t block_end = std::min(i + 8, s.size());
+        for (; i < block_end; ++i) {
+            const char esc = escape_table[static_cast<unsigned char>(data[i])];
+            if (esc == 0) continue;
+            out.append(data + run, i - run);
+            run = i + 1;
+            const char seq[2] = {'\\', esc};
+            out.append(seq, 2);
+            if (esc == 'u') {
+                const auto c = static_cast<unsigned char>(data[i]);
+                const char code[4] = {'0', '0', hex[c >> 4], hex[c & 0xF]};
+                out.append(code, 4);
+            }
         }
     }
-    out.append(s.data() + run, s.size() - run);
+    out.append(data + run, s.size() - run);
     out.push_back('"');
 }
 

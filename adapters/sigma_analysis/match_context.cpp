@@ -7,16 +7,21 @@
 namespace sigma_analysis {
 
 void append_match_context(std::string& out, const boost::json::object& values,
-                          const std::vector<std::string>* only) {
-    std::vector<const boost::json::key_value_pair*> chosen;
-    chosen.reserve(values.size());
+                          const std::vector<std::string>* only,
+                          std::vector<const boost::json::key_value_pair*>& scratch) {
+    scratch.clear();
+    std::size_t size = 0;
     for (const auto& kv : values) {
-        if (!only || std::binary_search(only->begin(), only->end(), kv.key())) chosen.push_back(&kv);
+        if (only && !std::binary_search(only->begin(), only->end(), kv.key())) continue;
+        scratch.push_back(&kv);
+        const auto* s = kv.value().if_string();
+        size += kv.key().size() + (s ? s->size() : 16) + 7; // `$K: 'V', `
     }
-    std::sort(chosen.begin(), chosen.end(), [](auto* a, auto* b) { return a->key() < b->key(); });
+    std::sort(scratch.begin(), scratch.end(), [](auto* a, auto* b) { return a->key() < b->key(); });
+    out.reserve(out.size() + size);
 
     bool first = true;
-    for (const auto* kv : chosen) {
+    for (const auto* kv : scratch) {
         if (!first) out.append(", ");
         first = false;
         out.push_back('$');
