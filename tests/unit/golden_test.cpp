@@ -44,8 +44,10 @@ constexpr const char* modes[] = {"all", "rule-fields"};
 bool mode_matters(std::string_view form) { return form != "descriptor" && form != "embedded"; }
 
 std::string golden_path(const std::string& input, std::string_view form, std::string_view mode) {
-    std::string file = std::string(form) + (mode_matters(form) ? "." + std::string(mode) : "") + ".json";
-    return ts::source_dir() + "/tests/golden/" + input + "/" + file;
+    std::string path = ts::source_dir() + "/tests/golden/" + input + "/";
+    path.append(form);
+    if (mode_matters(form)) path.append(".").append(mode);
+    return path.append(".json");
 }
 
 } // namespace
