@@ -1,0 +1,173 @@
+#include "ops/log.hpp"
+
+#include <array>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+
+namespace shim::ops {
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        if (std::tolower(static_cast<unsigned char>(a[i])) !=
+            std::tolower(static_cast<unsigned char>(b[i]))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+// Length of the well-formed UTF-8 sequence at s[i] (RFC 3629: no overlongs, no surrogates, at most U+10FFFF),
+// or 0 when there is none.
+std::size_t utf8_sequence(std::string_view s, std::size_t i) {
+    const auto byte = [&](std::size_t k) { return static_cast<int>(static_cast<unsigned char>(s[k])); };
+    const int lead = byte(i);
+    const std::size_t len = lead < 0xC2 ? 0 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : lead < 0xF5 ? 4 : 0;
+    if (len == 0 || i + len > s.size()) return 0;
+    // The second byte's range is narrower after E0, ED, F0 and F4 (RFC 3629 section 4).
+    const int lo = lead == 0xE0 ? 0xA0 : lead == 0xF0 ? 0x90 : 0x80;
+    const int hi = lead == 0xED ? 0x9F : lead == 0xF4 ? 0x8F : 0xBF;
+    if (byte(i + 1) < lo || byte(i + 1) > hi) return 0;
+    for (std::size_t k = 2; k < len; ++k) {
+        if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
+    }
+    return len;
+}
+
+void append_value(std::string& out, const LogValue& value) {
+    if (const auto* s = std::get_if<std::string>(&value)) {
+        append_json_string(out, *s);
+        return;
+    }
+    std::array<char, 32> buf{};
+    std::to_chars_result res{};
+    if (const auto* i = std::get_if<std::int64_t>(&value)) {
+        res = std::to_chars(buf.data(), buf.data() + buf.size(), *i);
+    } else {
+        const double d = std::get<double>(value);
+        // JSON has no NaN or Infinity.
+        if (!std::isfinite(d)) {
+            out += "null";
+            return;
+        }
+        res = std::to_chars(buf.data(), buf.data() + buf.size(), d);
+    }
+    out.append(buf.data(), res.ptr);
+}
+
+} // namespace
+
+std::optional<LogLevel> parse_log_level(std::string_view s) {
+    if (iequals(s, "debug")) return LogLevel::debug;
+    if (iequals(s, "info")) return LogLevel::info;
+    if (iequals(s, "warn") || iequals(s, "warning")) return LogLevel::warn;
+    if (iequals(s, "error")) return LogLevel::error;
+    return std::nullopt;
+}
+
+std::string_view to_string(LogLevel level) {
+    switch (level) {
+    case LogLevel::debug:
+        return "debug";
+    case LogLevel::info:
+        return "info";
+    case LogLevel::warn:
+        return "warn";
+    case LogLevel::error:
+        return "error";
+    }
+    return "error";
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+    static constexpr char hex[] = "0123456789abcdef";
+    out += '"';
+    for (std::size_t i = 0; i < s.size();) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x80) {
+            if (const std::size_t len = utf8_sequence(s, i)) {
+                out.append(s.substr(i, len));
+                i += len;
+            } else {
+                out += "\xEF\xBF\xBD"; // U+FFFD
+                ++i;
+            }
+            continue;
+        }
+        switch (c) {
+        case '"':
+            out += "\\\"";
+            break;
+        case '\\':
+            out += "\\\\";
+            break;
+        case '\n':
+            out += "\\n";
+            break;
+        case '\r':
+            out += "\\r";
+            break;
+        case '\t':
+            out += "\\t";
+            break;
+        case '\b':
+            out += "\\b";
+            break;
+        case '\f':
+            out += "\\f";
+            break;
+        default:
+            if (c < 0x20) {
+                out += "\\u00";
+                out += hex[c >> 4];
+                out += hex[c & 0xF];
+            } else {
+                out += static_cast<char>(c);
+            }
+        }
+        ++i;
+    }
+    out += '"';
+}
+
+std::string format_utc_millis(std::chrono::system_clock::time_point tp) {
+    using namespace std::chrono;
+    const auto ms = floor<milliseconds>(tp);
+    const auto day = floor<days>(ms);
+    const year_month_day ymd{day};
+    const hh_mm_ss hms{ms - day};
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<int>(ymd.year()),
+                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                  static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
+                  static_cast<int>(hms.seconds().count()), static_cast<int>(hms.subseconds().count()));
+    return buf;
+}
+
+Logger::Logger(std::ostream& out, LogLevel min, LogClock clock)
+    : out_(out), min_(min), clock_(clock ? std::move(clock) : LogClock(system_now)) {}
+
+void Logger::write(LogLevel level, std::string_view message, const LogFields& fields) {
+    if (!enabled(level)) return;
+    // The line is built outside the lock; only the write is serialised.
+    std::string line = "{\"time\":\"" + format_utc_millis(clock_()) + "\",\"level\":\"";
+    line += to_string(level);
+    line += "\",\"msg\":";
+    append_json_string(line, message);
+    for (const auto& [key, value] : fields) {
+        line += ',';
+        append_json_string(line, key);
+        line += ':';
+        append_value(line, value);
+    }
+    line += "}\n";
+    std::lock_guard lock(mutex_);
+    out_.write(line.data(), static_cast<std::streamsize>(line.size()));
+    out_.flush();
+}
+
+} // namespace shim::ops

@@ -1,0 +1,57 @@
+#pragma once
+// Structured logging: one JSON object per line, written with a single call under one mutex so that lines from
+// concurrent requests never interleave.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace shim::ops {
+
+enum class LogLevel { debug, info, warn, error };
+
+// "debug", "info", "warn" (or "warning"), "error", any case.
+std::optional<LogLevel> parse_log_level(std::string_view);
+std::string_view to_string(LogLevel);
+
+using LogValue = std::variant<std::string, std::int64_t, double>;
+using LogFields = std::vector<std::pair<std::string, LogValue>>;
+using LogClock = std::function<std::chrono::system_clock::time_point()>;
+
+inline std::chrono::system_clock::time_point system_now() {
+    return std::chrono::system_clock::now();
+}
+
+class Logger {
+public:
+    // The clock is a parameter so that tests can fix the time.
+    Logger(std::ostream& out, LogLevel min, LogClock clock = system_now);
+
+    bool enabled(LogLevel level) const { return level >= min_; }
+
+    // Writes {"time":...,"level":...,"msg":...,<fields in the order given>}. Field keys should not repeat
+    // time/level/msg: they are not renamed, so the line would carry the key twice. Strings that are not valid
+    // UTF-8 are repaired with U+FFFD so every line stays parseable; non-finite doubles are written as null.
+    void write(LogLevel level, std::string_view message, const LogFields& fields = {});
+
+private:
+    std::ostream& out_;
+    LogLevel min_;
+    LogClock clock_;
+    std::mutex mutex_;
+};
+
+// "2026-11-27T21:05:16.123Z": UTC, milliseconds, truncated rather than rounded.
+std::string format_utc_millis(std::chrono::system_clock::time_point);
+
+// Appends `s` as a JSON string literal (with the quotes).
+void append_json_string(std::string& out, std::string_view s);
+
+} // namespace shim::ops

@@ -1,0 +1,201 @@
+#include "ops/metrics.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <stdexcept>
+#include <utility>
+
+namespace shim::ops {
+
+namespace {
+
+bool valid_name(std::string_view s, bool allow_colon) {
+    if (s.empty()) return false;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const char c = s[i];
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+                        (allow_colon && c == ':') || (i > 0 && c >= '0' && c <= '9');
+        if (!ok) return false;
+    }
+    return true;
+}
+
+// Go's strconv 'g' style as Prometheus clients write it: shortest round-trip text, +Inf/-Inf/NaN.
+std::string number(double v) {
+    if (std::isnan(v)) return "NaN";
+    if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+    char buf[32];
+    const auto res = std::to_chars(buf, buf + sizeof buf, v);
+    return std::string(buf, res.ptr);
+}
+
+// HELP text escapes backslash and newline; label values also escape the double quote.
+void append_escaped(std::string& out, std::string_view text, bool quote) {
+    for (const char c : text) {
+        switch (c) {
+        case '\\':
+            out += "\\\\";
+            break;
+        case '\n':
+            out += "\\n";
+            break;
+        case '"':
+            out += quote ? "\\\"" : "\"";
+            break;
+        default:
+            out += c;
+        }
+    }
+}
+
+// `{a="x",b="y"}` plus an optional trailing le label; nothing at all when there are no labels.
+std::string label_set(const std::vector<std::string>& names, const std::vector<std::string>& values,
+                      std::string_view le = {}) {
+    if (names.empty() && le.empty()) return {};
+    std::string out = "{";
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        if (i > 0) out += ',';
+        out += names[i];
+        out += "=\"";
+        append_escaped(out, values[i], true);
+        out += '"';
+    }
+    if (!le.empty()) {
+        if (!names.empty()) out += ',';
+        out += "le=\"";
+        out += le;
+        out += '"';
+    }
+    out += '}';
+    return out;
+}
+
+} // namespace
+
+void Metrics::add_counter(std::string_view name, std::string_view help,
+                          std::vector<std::string> label_names) {
+    add(name, help, Type::counter, std::move(label_names), {});
+}
+
+void Metrics::add_gauge(std::string_view name, std::string_view help, std::vector<std::string> label_names) {
+    add(name, help, Type::gauge, std::move(label_names), {});
+}
+
+void Metrics::add_histogram(std::string_view name, std::string_view help,
+                            std::vector<std::string> label_names, std::vector<double> bounds) {
+    for (std::size_t i = 0; i < bounds.size(); ++i) {
+        if (!std::isfinite(bounds[i]) || (i > 0 && !(bounds[i - 1] < bounds[i]))) {
+            throw std::invalid_argument("histogram " + std::string(name) +
+                                        ": bounds must be finite and strictly increasing");
+        }
+    }
+    add(name, help, Type::histogram, std::move(label_names), std::move(bounds));
+}
+
+void Metrics::add(std::string_view name, std::string_view help, Type type,
+                  std::vector<std::string> label_names, std::vector<double> bounds) {
+    if (!valid_name(name, true)) throw std::invalid_argument("bad metric name: " + std::string(name));
+    for (const auto& label : label_names) {
+        // "__" is reserved for Prometheus itself; le belongs to the histogram buckets.
+        if (!valid_name(label, false) || label.starts_with("__") ||
+            (type == Type::histogram && label == "le")) {
+            throw std::invalid_argument("bad label name for " + std::string(name) + ": " + label);
+        }
+    }
+    std::lock_guard lock(mutex_);
+    if (families_.contains(name))
+        throw std::invalid_argument("metric registered twice: " + std::string(name));
+    Family family{type, std::string(help), std::move(label_names), std::move(bounds), {}};
+    // A metric without labels has exactly one series, so it is shown (as 0) before anything is recorded.
+    if (family.label_names.empty()) series(family, {});
+    families_.emplace(std::string(name), std::move(family));
+}
+
+Metrics::Family* Metrics::family(std::string_view name) {
+    const auto it = families_.find(name);
+    return it == families_.end() ? nullptr : &it->second;
+}
+
+Metrics::Series* Metrics::series(Family& family, const std::vector<std::string>& label_values) {
+    if (label_values.size() != family.label_names.size()) return nullptr;
+    auto it = family.series.find(label_values);
+    if (it == family.series.end()) {
+        Series fresh;
+        if (family.type == Type::histogram) fresh.counts.assign(family.bounds.size() + 1, 0);
+        it = family.series.emplace(label_values, std::move(fresh)).first;
+    }
+    return &it->second;
+}
+
+void Metrics::inc(std::string_view name, const std::vector<std::string>& label_values, double by) {
+    std::lock_guard lock(mutex_);
+    Family* f = family(name);
+    if (f == nullptr || f->type == Type::histogram) return;
+    // A counter only goes up; a negative or NaN step would break rate() for every reader.
+    if (f->type == Type::counter && !(by >= 0)) return;
+    if (Series* s = series(*f, label_values)) s->value += by;
+}
+
+void Metrics::set(std::string_view name, double value, const std::vector<std::string>& label_values) {
+    std::lock_guard lock(mutex_);
+    Family* f = family(name);
+    if (f == nullptr || f->type != Type::gauge) return;
+    if (Series* s = series(*f, label_values)) s->value = value;
+}
+
+void Metrics::gauge_add(std::string_view name, double by, const std::vector<std::string>& label_values) {
+    std::lock_guard lock(mutex_);
+    Family* f = family(name);
+    if (f == nullptr || f->type != Type::gauge) return;
+    if (Series* s = series(*f, label_values)) s->value += by;
+}
+
+void Metrics::observe(std::string_view name, double value, const std::vector<std::string>& label_values) {
+    // A NaN would make _sum NaN for the rest of the process's life.
+    if (std::isnan(value)) return;
+    std::lock_guard lock(mutex_);
+    Family* f = family(name);
+    if (f == nullptr || f->type != Type::histogram) return;
+    Series* s = series(*f, label_values);
+    if (s == nullptr) return;
+    const auto bucket = std::lower_bound(f->bounds.begin(), f->bounds.end(), value) - f->bounds.begin();
+    ++s->counts[static_cast<std::size_t>(bucket)];
+    s->sum += value;
+    ++s->count;
+}
+
+std::string Metrics::render() const {
+    std::lock_guard lock(mutex_);
+    std::string out;
+    for (const auto& [name, f] : families_) {
+        out += "# HELP " + name + ' ';
+        append_escaped(out, f.help, false);
+        out += "\n# TYPE " + name + ' ';
+        out += f.type == Type::counter ? "counter" : f.type == Type::gauge ? "gauge" : "histogram";
+        out += '\n';
+        for (const auto& [values, s] : f.series) {
+            if (f.type != Type::histogram) {
+                out += name + label_set(f.label_names, values) + ' ' + number(s.value) + '\n';
+                continue;
+            }
+            std::uint64_t cumulative = 0;
+            for (std::size_t i = 0; i < s.counts.size(); ++i) {
+                cumulative += s.counts[i];
+                const std::string le = i < f.bounds.size() ? number(f.bounds[i]) : "+Inf";
+                out += name + "_bucket" + label_set(f.label_names, values, le) + ' ' +
+                       std::to_string(cumulative) + '\n';
+            }
+            const std::string labels = label_set(f.label_names, values);
+            out += name + "_sum" + labels + ' ' + number(s.sum) + '\n';
+            out += name + "_count" + labels + ' ' + std::to_string(s.count) + '\n';
+        }
+    }
+    return out;
+}
+
+std::vector<double> default_duration_buckets() {
+    return {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+}
+
+} // namespace shim::ops

@@ -1,0 +1,63 @@
+#pragma once
+// A small Prometheus registry rendered in the text exposition format 0.0.4, so the server needs no client
+// library. Registration (add_*) happens at start-up and throws std::invalid_argument on a programmer error
+// (bad or duplicate name, bad label name, unsorted bounds). Recording (inc, set, gauge_add, observe) never
+// throws: an unknown name, a wrong metric type or a wrong number of label values is ignored, because a
+// metrics slip must never fail a request.
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace shim::ops {
+
+class Metrics {
+public:
+    // Label values are given later in the order of label_names.
+    void add_counter(std::string_view name, std::string_view help, std::vector<std::string> label_names);
+    void add_gauge(std::string_view name, std::string_view help, std::vector<std::string> label_names = {});
+    // bounds: the upper bounds (le) of the buckets, strictly increasing; +Inf is implied.
+    void add_histogram(std::string_view name, std::string_view help, std::vector<std::string> label_names,
+                       std::vector<double> bounds);
+
+    // Counters (by >= 0) and gauges.
+    void inc(std::string_view name, const std::vector<std::string>& label_values = {}, double by = 1);
+    void set(std::string_view name, double value, const std::vector<std::string>& label_values = {});
+    void gauge_add(std::string_view name, double by, const std::vector<std::string>& label_values = {});
+    void observe(std::string_view name, double value, const std::vector<std::string>& label_values = {});
+
+    // Families sorted by name, series by label values; metrics without labels show 0 before first use.
+    std::string render() const;
+
+private:
+    enum class Type { counter, gauge, histogram };
+    struct Series {
+        double value = 0;                  // counter, gauge
+        std::vector<std::uint64_t> counts; // histogram: per bucket, not cumulative; the last is +Inf
+        double sum = 0;
+        std::uint64_t count = 0;
+    };
+    struct Family {
+        Type type;
+        std::string help;
+        std::vector<std::string> label_names;
+        std::vector<double> bounds;
+        std::map<std::vector<std::string>, Series> series;
+    };
+
+    void add(std::string_view name, std::string_view help, Type type, std::vector<std::string> label_names,
+             std::vector<double> bounds);
+    Family* family(std::string_view name);
+    // The series for label_values, created on first use; nullptr when the number of values is wrong.
+    static Series* series(Family& family, const std::vector<std::string>& label_values);
+
+    mutable std::mutex mutex_;
+    std::map<std::string, Family, std::less<>> families_;
+};
+
+// Request-duration buckets in seconds, from 1 ms to 30 s (upstream calls may be slow).
+std::vector<double> default_duration_buckets();
+
+} // namespace shim::ops

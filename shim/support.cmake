@@ -1,0 +1,9 @@
+# Server support code with no networking in it: metrics, structured logs, gzip, key hashing.
+add_library(sigma_shim_support STATIC
+    ops/metrics.cpp
+    ops/log.cpp
+    util/gzip.cpp
+    util/key_hash.cpp
+)
+target_include_directories(sigma_shim_support PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
+target_link_libraries(sigma_shim_support PUBLIC Boost::json ZLIB::ZLIB OpenSSL::Crypto PRIVATE sigma_shim_warnings)
