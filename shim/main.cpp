@@ -1,5 +1,6 @@
 // sigma-shim: answers VirusTotal's deprecated Sigma routes from File and File behaviour objects.
 #include "cli/convert_command.hpp"
+#include "serve/serve_command.hpp"
 
 #include <iostream>
 #include <string>
@@ -12,6 +13,7 @@ const char* const usage = R"(usage: sigma-shim COMMAND [options]
 sigma-shim rebuilds VirusTotal's deprecated sigma_analysis answers from File and File behaviour objects.
 
 commands:
+  serve       run the proxy: legacy Sigma routes rebuilt, everything else passed through (serve --help)
   convert     rebuild a legacy answer from File and behaviour JSON files (sigma-shim convert --help)
 
 options:
@@ -38,6 +40,7 @@ int main(int argc, char** argv) {
     }
     const std::span<const std::string> rest(args.begin() + 1, args.end());
     if (command == "convert") return shim::cli::run_convert(rest, {std::cout, std::cerr, nullptr});
+    if (command == "serve") return shim::serve::run_serve(rest);
     std::cerr << "sigma-shim: unknown command '" << command << "'\n\n" << usage;
     return 2;
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <functional>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace sigma_analysis {
 namespace {
@@ -236,7 +237,27 @@ std::string Diagnostics::summary() const {
     add("stats_only", stats_only ? 1 : 0);
     add("rule_fallbacks", rule_fallbacks);
     add("missing_rule_objects", missing_rule_objects);
+    add("behaviours_truncated", behaviours_truncated ? 1 : 0);
     return s;
+}
+
+std::vector<std::string_view> distinct_rule_ids(const json::object& file,
+                                              std::span<const json::object* const> behaviours) {
+    std::vector<std::string_view> ids;
+    std::unordered_set<std::string_view> seen;
+    auto collect = [&](const json::object& obj) {
+        const auto* attributes = attributes_of(obj);
+        const auto* results = attributes ? attributes->if_contains("sigma_analysis_results") : nullptr;
+        if (!results || !results->is_array()) return;
+        for (const auto& item : results->get_array()) {
+            const auto* entry = item.if_object();
+            const auto* id = entry ? entry->if_contains("rule_id") : nullptr;
+            if (id && id->is_string() && seen.insert(id->get_string()).second) ids.push_back(id->get_string());
+        }
+    };
+    collect(file);
+    for (const auto* b : behaviours) collect(*b);
+    return ids;
 }
 
 Analysis extract(const ExtractInput& input) {

@@ -19,4 +19,9 @@ struct ExtractInput {
 
 Analysis extract(const ExtractInput& input);
 
+// The rule ids of the results in the File object and the behaviours, first appearance first: the sigma_rule
+// objects the rules form and the rule-fields mode need.
+std::vector<std::string_view> distinct_rule_ids(const boost::json::object& file,
+                                              std::span<const boost::json::object* const> behaviours);
+
 } // namespace sigma_analysis

@@ -1,0 +1,264 @@
+#include "serve/config.hpp"
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/url/parse.hpp>
+
+#include <charconv>
+#include <fstream>
+#include <thread>
+#include <vector>
+
+namespace shim::serve {
+namespace {
+
+using sigma_analysis::ContextMode;
+
+template <typename T>
+bool parse_number(std::string_view text, T& out, T min, T max) {
+    T value{};
+    const auto res = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (res.ec != std::errc{} || res.ptr != text.data() + text.size() || value < min || value > max) return false;
+    out = value;
+    return true;
+}
+
+// Each option: its flag, a placeholder for the help, the help text, the default shown, and how it applies.
+struct Option {
+    std::string_view name;
+    std::string_view placeholder;
+    std::string_view help;
+    std::string_view default_text;
+    std::function<std::string(ServeConfig&, std::string_view)> apply; // returns an error, or ""
+};
+
+std::string bad(std::string_view name, std::string_view value, std::string_view expected) {
+    return "--" + std::string(name) + " '" + std::string(value) + "': " + std::string(expected);
+}
+
+template <typename T>
+Option number_option(std::string_view name, std::string_view help, std::string_view default_text,
+                     T ServeConfig::*field, T min, T max) {
+    return {name, "N", help, default_text, [=](ServeConfig& c, std::string_view v) {
+                return parse_number(v, c.*field, min, max)
+                           ? std::string()
+                           : bad(name, v, "expected a whole number from " + std::to_string(min) + " to " +
+                                              std::to_string(max));
+            }};
+}
+
+Option duration_option(std::string_view name, std::string_view help, std::string_view default_text,
+                       Duration ServeConfig::*field) {
+    return {name, "DURATION", help, default_text, [=](ServeConfig& c, std::string_view v) {
+                return parse_duration(v, c.*field) && (c.*field).count() > 0
+                           ? std::string()
+                           : bad(name, v, "expected a duration such as 30s, 500ms or 2m");
+            }};
+}
+
+std::string apply_listen(ServeConfig& c, std::string_view v) {
+    const auto colon = v.rfind(':');
+    if (colon == std::string_view::npos) return bad("listen", v, "expected HOST:PORT");
+    std::string host(v.substr(0, colon));
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    if (host == "localhost") host = "127.0.0.1";
+    boost::system::error_code ec;
+    boost::asio::ip::make_address(host, ec);
+    if (ec) return bad("listen", v, "the host must be an IP address (or localhost)");
+    if (!parse_number<std::uint16_t>(v.substr(colon + 1), c.listen_port, 0, 65535)) {
+        return bad("listen", v, "the port must be a number from 0 to 65535");
+    }
+    c.listen_host = host;
+    return {};
+}
+
+std::string apply_public_base(ServeConfig& c, std::string_view v) {
+    UpstreamAddress parsed;
+    std::string error;
+    if (v == "demo" || !parse_upstream(v, parsed, error)) return bad("public-base", v, "expected http(s)://host[:port]");
+    c.public_base = parsed.origin;
+    return {};
+}
+
+std::string apply_ca(ServeConfig& c, std::string_view v) {
+    std::ifstream in{std::string(v)};
+    if (!in) return bad("upstream-ca", v, "cannot read the file");
+    c.upstream_ca = v;
+    return {};
+}
+
+const std::vector<Option>& options() {
+    static const std::vector<Option> all = {
+        {"listen", "HOST:PORT", "address to serve on; a port of 0 picks a free one (the log says which)",
+         "127.0.0.1:8080", apply_listen},
+        {"upstream", "URL", "the VirusTotal API to reconstruct from and pass through to, as https://host[:port] "
+                            "or http://host[:port]; 'demo' serves the bundled sample objects with no network",
+         "https://www.virustotal.com",
+         [](ServeConfig& c, std::string_view v) {
+             std::string error;
+             return parse_upstream(v, c.upstream, error) ? std::string() : bad("upstream", v, error);
+         }},
+        {"upstream-ca", "FILE", "PEM certificates trusted for the upstream, in addition to the system store", "",
+         apply_ca},
+        {"public-base", "URL", "the base of every link in reconstructed answers", "https://www.virustotal.com",
+         apply_public_base},
+        number_option<unsigned>("threads", "threads running the server", "the number of cores", &ServeConfig::threads,
+                                1, 256),
+        number_option<std::size_t>("max-header-bytes", "largest request header block accepted", "16384",
+                                   &ServeConfig::max_header_bytes, 1024, 1u << 20),
+        number_option<std::size_t>("max-body-bytes", "largest request body accepted (pass-through only)",
+                                   "41943040", &ServeConfig::max_body_bytes, 0, std::size_t(1) << 40),
+        duration_option("idle-timeout", "how long a keep-alive connection may wait for its next request", "60s",
+                        &ServeConfig::idle_timeout),
+        duration_option("request-timeout", "how long reading a request or writing an answer may take", "60s",
+                        &ServeConfig::request_timeout),
+        duration_option("drain-timeout", "on SIGTERM or SIGINT, how long requests in flight may take to finish",
+                        "30s", &ServeConfig::drain_timeout),
+        number_option<std::size_t>("upstream-connections", "most open connections to the upstream", "16",
+                                   &ServeConfig::upstream_connections, 1, 1024),
+        duration_option("upstream-timeout", "deadline of one upstream request, connecting included (504 after)",
+                        "30s", &ServeConfig::upstream_timeout),
+        number_option<std::size_t>("upstream-max-body-bytes", "largest upstream answer read for a reconstruction",
+                                   "67108864", &ServeConfig::upstream_max_body_bytes, 1024, std::size_t(1) << 40),
+        number_option<unsigned>("behaviour-pages", "most File behaviour pages fetched for one answer", "5",
+                                &ServeConfig::behaviour_pages, 0, 100),
+        number_option<unsigned>("rule-fetch-concurrency", "most sigma_rule fetches at once for one answer", "4",
+                                &ServeConfig::rule_fetch_concurrency, 1, 64),
+        {"match-context", "MODE", "all: every key of a match context; rule-fields: EventID and the rule's fields",
+         "all",
+         [](ServeConfig& c, std::string_view v) {
+             if (v == "all") c.match_context = ContextMode::all;
+             else if (v == "rule-fields") c.match_context = ContextMode::rule_fields;
+             else return bad("match-context", v, "expected all or rule-fields");
+             return std::string();
+         }},
+        {"api-key-env", "NAME", "environment variable holding the key used when a client sends no x-apikey",
+         "VT_API_KEY",
+         [](ServeConfig& c, std::string_view v) {
+             if (v.empty()) return bad("api-key-env", v, "expected a variable name");
+             c.api_key_env = v;
+             return std::string();
+         }},
+        {"log-level", "LEVEL", "debug, info, warn or error", "info",
+         [](ServeConfig& c, std::string_view v) {
+             const auto level = ops::parse_log_level(v);
+             if (!level) return bad("log-level", v, "expected debug, info, warn or error");
+             c.log_level = *level;
+             return std::string();
+         }},
+    };
+    return all;
+}
+
+std::string env_name(std::string_view flag) {
+    std::string name = "SIGMA_SHIM_";
+    for (char ch : flag) name.push_back(ch == '-' ? '_' : static_cast<char>(ch >= 'a' && ch <= 'z' ? ch - 32 : ch));
+    return name;
+}
+
+} // namespace
+
+bool parse_duration(std::string_view text, Duration& out) {
+    std::size_t unit_at = text.find_first_not_of("0123456789");
+    const auto number = text.substr(0, unit_at);
+    const auto unit = unit_at == std::string_view::npos ? std::string_view("s") : text.substr(unit_at);
+    std::int64_t n = 0;
+    if (number.empty() || !parse_number<std::int64_t>(number, n, 0, 86'400'000)) return false;
+    if (unit == "ms") out = Duration(n);
+    else if (unit == "s") out = Duration(n * 1000);
+    else if (unit == "m") out = Duration(n * 60'000);
+    else return false;
+    return true;
+}
+
+bool parse_upstream(std::string_view text, UpstreamAddress& out, std::string& error) {
+    if (text == "demo") {
+        out = UpstreamAddress{true, false, "demo", "", "demo"};
+        return true;
+    }
+    const auto url = boost::urls::parse_absolute_uri(text);
+    if (!url) {
+        error = "expected https://host[:port], http://host[:port] or demo";
+        return false;
+    }
+    const auto scheme = url->scheme();
+    if (scheme != "https" && scheme != "http") {
+        error = "the scheme must be https or http";
+        return false;
+    }
+    if (url->encoded_host().empty() || url->has_userinfo() || url->has_query() || url->has_fragment() ||
+        (!url->encoded_path().empty() && url->encoded_path() != "/")) {
+        error = "expected only a scheme, a host and a port";
+        return false;
+    }
+    UpstreamAddress a;
+    a.tls = scheme == "https";
+    a.host = url->encoded_host();
+    a.port = url->has_port() ? std::string(url->port()) : (a.tls ? "443" : "80");
+    a.origin = std::string(scheme) + "://" + a.host + (url->has_port() ? ":" + a.port : "");
+    out = a;
+    return true;
+}
+
+ConfigResult parse_serve_config(std::span<const std::string> args,
+                                const std::function<const char*(const char*)>& getenv) {
+    ConfigResult r;
+    r.config.threads = std::max(1u, std::thread::hardware_concurrency());
+    parse_upstream("https://www.virustotal.com", r.config.upstream, r.error);
+
+    for (const auto& o : options()) {
+        if (const char* v = getenv(env_name(o.name).c_str()); v && *v) {
+            if (auto e = o.apply(r.config, v); !e.empty()) {
+                r.error = env_name(o.name) + ": " + e;
+                return r;
+            }
+        }
+    }
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const std::string_view arg = args[i];
+        if (arg == "-h" || arg == "--help") {
+            r.help = true;
+            continue;
+        }
+        const auto eq = arg.find('=');
+        const auto name = arg.starts_with("--") ? arg.substr(2, eq == arg.npos ? arg.npos : eq - 2) : arg;
+        const auto it = std::find_if(options().begin(), options().end(), [&](const auto& o) { return o.name == name; });
+        if (!arg.starts_with("--") || it == options().end()) {
+            r.error = "unknown option '" + std::string(arg) + "'";
+            return r;
+        }
+        std::string_view value;
+        if (eq != arg.npos) value = arg.substr(eq + 1);
+        else if (i + 1 < args.size()) value = args[++i];
+        else {
+            r.error = "option '--" + std::string(name) + "' needs a value";
+            return r;
+        }
+        if (auto e = it->apply(r.config, value); !e.empty()) {
+            r.error = e;
+            return r;
+        }
+    }
+    return r;
+}
+
+std::string serve_usage() {
+    std::string s = "usage: sigma-shim serve [options]\n\n"
+                    "Serves the deprecated VirusTotal Sigma routes, rebuilt from File and File behaviour objects,\n"
+                    "and passes every other /api/v3/ request through to the upstream unchanged.\n\n"
+                    "options (each also from the environment variable shown):\n";
+    for (const auto& o : options()) {
+        std::string head = "  --" + std::string(o.name) + " " + std::string(o.placeholder);
+        s += head;
+        s += std::string(head.size() < 34 ? 34 - head.size() : 1, ' ');
+        s += std::string(o.help) + "\n";
+        s += std::string(34, ' ') + env_name(o.name);
+        if (!o.default_text.empty()) s += "; default: " + std::string(o.default_text);
+        s += "\n";
+    }
+    s += "  -h, --help                        this text\n\n"
+         "The API key: the client's x-apikey header is forwarded; without one, the key in the variable named by\n"
+         "--api-key-env is used; without either, the answer is 401 AuthenticationRequiredError.\n";
+    return s;
+}
+
+} // namespace shim::serve

@@ -1,0 +1,67 @@
+#pragma once
+// The configuration of `sigma-shim serve`: a value built once from flags and SIGMA_SHIM_* environment
+// variables, then passed down. Every limit is named here.
+#include "ops/log.hpp"
+#include "sigma_analysis/match_context.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+
+namespace shim::serve {
+
+using Duration = std::chrono::milliseconds;
+
+// Where upstream requests go: VirusTotal (or a test upstream) over HTTPS or HTTP, or the bundled demo data.
+struct UpstreamAddress {
+    bool demo = false;
+    bool tls = true;
+    std::string host;   // as in the Host header and SNI
+    std::string port;   // "443" when not given
+    std::string origin; // scheme://host[:port], no trailing slash
+};
+
+struct ServeConfig {
+    std::string listen_host = "127.0.0.1";
+    std::uint16_t listen_port = 8080;
+    UpstreamAddress upstream;
+    std::string upstream_ca;   // extra trust anchors (PEM), added to the system store
+    std::string public_base = "https://www.virustotal.com";
+    unsigned threads = 1;
+    std::size_t max_header_bytes = 16 * 1024;
+    std::size_t max_body_bytes = 40u << 20;
+    Duration idle_timeout{std::chrono::seconds(60)};
+    Duration request_timeout{std::chrono::seconds(60)};
+    Duration drain_timeout{std::chrono::seconds(30)};
+    std::size_t upstream_connections = 16;
+    Duration upstream_timeout{std::chrono::seconds(30)};
+    std::size_t upstream_max_body_bytes = 64u << 20;
+    unsigned behaviour_pages = 5;
+    unsigned rule_fetch_concurrency = 4;
+    sigma_analysis::ContextMode match_context = sigma_analysis::ContextMode::all;
+    std::string api_key_env = "VT_API_KEY";
+    ops::LogLevel log_level = ops::LogLevel::info;
+};
+
+struct ConfigResult {
+    ServeConfig config;
+    bool help = false;
+    std::string error; // one line; empty when the configuration is good
+};
+
+// Flags win over environment variables (SIGMA_SHIM_LISTEN for --listen, and so on), which win over defaults.
+// `getenv` is injected so that tests need no process environment.
+ConfigResult parse_serve_config(std::span<const std::string> args,
+                                const std::function<const char*(const char*)>& getenv);
+
+std::string serve_usage();
+
+// Parses "https://host[:port]" or "http://host[:port]" (no path), or "demo".
+bool parse_upstream(std::string_view text, UpstreamAddress& out, std::string& error);
+
+// Parses "90", "90s", "500ms", "2m".
+bool parse_duration(std::string_view text, Duration& out);
+
+} // namespace shim::serve

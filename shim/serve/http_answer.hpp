@@ -1,0 +1,24 @@
+#pragma once
+// An answer the server writes: status, headers and an identity-encoded body. Knows nothing of sockets.
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace shim::serve {
+
+struct HttpAnswer {
+    unsigned status = 200;
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
+    std::size_t upstream_calls = 0; // for the log line
+    std::string note;               // for the log line: why partial, what failed upstream
+
+    void set(std::string name, std::string value) { headers.emplace_back(std::move(name), std::move(value)); }
+};
+
+// A VirusTotal-shaped error made by the shim: {"error": {"code", "message"}} with the status VirusTotal uses.
+HttpAnswer error_answer(std::string_view code, std::string_view message);
+
+unsigned status_of_error_code(std::string_view code);
+
+} // namespace shim::serve

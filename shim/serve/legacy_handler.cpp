@@ -1,0 +1,220 @@
+#include "serve/legacy_handler.hpp"
+
+#include "sigma_analysis/errors.hpp"
+#include "sigma_analysis/extract.hpp"
+#include "sigma_analysis/file_id.hpp"
+#include "sigma_analysis/input.hpp"
+#include "sigma_analysis/render.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/url/encode.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
+
+#include <deque>
+
+namespace shim::serve {
+namespace {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+namespace sa = sigma_analysis;
+using namespace asio::experimental::awaitable_operators;
+using upstream::Failure;
+using upstream::UpstreamRequest;
+using upstream::UpstreamResponse;
+
+json::value parse_body(const std::string& body, json::error_code& ec) {
+    return json::parse(body, ec, json::make_shared_resource<json::monotonic_resource>(body.size() + 1024));
+}
+
+// What the client gets when an upstream fetch did not give a usable object: the upstream's own
+// VirusTotal-shaped error with its status, or a TransientError / DeadlineExceededError of ours.
+HttpAnswer upstream_error(const UpstreamResponse& r, std::string_view what) {
+    if (r.failure == Failure::deadline) {
+        auto a = error_answer("DeadlineExceededError", "the upstream did not answer in time");
+        a.note = std::string(what) + ": " + r.failure_detail;
+        return a;
+    }
+    if (r.failure == Failure::transient) {
+        auto a = error_answer("TransientError", "the upstream could not be reached or gave a broken answer");
+        a.note = std::string(what) + ": " + r.failure_detail;
+        return a;
+    }
+    json::error_code ec;
+    const auto doc = parse_body(r.body, ec);
+    const auto* error = !ec && doc.is_object() ? doc.get_object().if_contains("error") : nullptr;
+    if (error && error->is_object()) {
+        HttpAnswer a;
+        a.status = r.status;
+        a.body = r.body;
+        a.set("Content-Type", "application/json; charset=utf-8");
+        if (!r.retry_after.empty()) a.set("Retry-After", r.retry_after);
+        a.note = std::string(what) + ": upstream " + std::to_string(r.status);
+        return a;
+    }
+    auto a = error_answer("TransientError", "the upstream answered with something that is not a VirusTotal object");
+    a.note = std::string(what) + ": upstream " + std::to_string(r.status) + " with a body that is not JSON";
+    return a;
+}
+
+std::string behaviours_target(const std::string& file_target_path, const std::string& cursor) {
+    std::string t = file_target_path + "/behaviours";
+    if (!cursor.empty()) t += "?cursor=" + boost::urls::encode(cursor, boost::urls::unreserved_chars);
+    return t;
+}
+
+std::string next_cursor(const json::value& page) {
+    if (const auto* obj = page.if_object()) {
+        if (const auto* meta = obj->if_contains("meta"); meta && meta->is_object()) {
+            const auto* cursor = meta->get_object().if_contains("cursor");
+            if (cursor && cursor->is_string()) return std::string(cursor->get_string());
+        }
+    }
+    return {};
+}
+
+} // namespace
+
+asio::awaitable<HttpAnswer> LegacyHandler::handle(const LegacyRequest& request) {
+    HttpAnswer answer = co_await reconstruct(request);
+    answer.set("X-Sigma-Shim", "reconstructed");
+    answer.set("Deprecation", "true");
+    co_return answer;
+}
+
+asio::awaitable<HttpAnswer> LegacyHandler::reconstruct(const LegacyRequest& request) {
+    const Route& route = request.route;
+    {
+        if (!sa::is_file_id(route.id)) {
+            HttpAnswer a = error_answer("InvalidArgumentError", "");
+            a.body = sa::invalid_file_id_body(route.id);
+            co_return a;
+        }
+        if (!route.error.empty()) co_return error_answer("InvalidArgumentError", route.error);
+
+        const std::string id = sa::to_lower_ascii(route.id);
+        const std::string file_path = "/api/v3/files/" + id;
+        std::size_t calls = 0;
+        auto fetch = [&](const std::string& target) {
+            ++calls;
+            return upstream_.get(UpstreamRequest{target, request.api_key, request.request_id});
+        };
+
+        // The File object and the first behaviour page at the same time.
+        UpstreamResponse file_response, first_page;
+        if (config_.behaviour_pages > 0) {
+            // Named arguments, no temporaries: GCC 12 mishandles temporaries inside a co_await expression.
+            const std::string first_page_target = behaviours_target(file_path, {});
+            std::tie(file_response, first_page) = co_await (fetch(route.file_target) && fetch(first_page_target));
+        } else {
+            file_response = co_await fetch(route.file_target);
+        }
+        auto fail = [&](const UpstreamResponse& r, std::string_view what) {
+            HttpAnswer a = upstream_error(r, what);
+            a.upstream_calls = calls;
+            return a;
+        };
+        if (file_response.failure != Failure::none || file_response.status != 200) {
+            co_return fail(file_response, "file");
+        }
+        json::error_code ec;
+        const json::value file_doc = parse_body(file_response.body, ec);
+        const auto file = ec ? sa::Recognised<const json::object*>{nullptr, "not JSON"} : sa::find_file_object(file_doc);
+        if (!file) {
+            UpstreamResponse broken = file_response;
+            broken.failure = Failure::transient;
+            broken.failure_detail = "the File answer is not a File object: " + file.error;
+            co_return fail(broken, "file");
+        }
+
+        // Behaviour pages, by cursor, up to the cap.
+        std::deque<json::value> pages;
+        std::vector<const json::object*> behaviours;
+        std::size_t skipped_items = 0;
+        bool truncated = false;
+        UpstreamResponse page_response = std::move(first_page);
+        for (unsigned n = 0; n < config_.behaviour_pages; ++n) {
+            if (page_response.failure != Failure::none || page_response.status != 200) {
+                co_return fail(page_response, "behaviours");
+            }
+            const auto& page = pages.emplace_back(parse_body(page_response.body, ec));
+            auto found = ec ? sa::Recognised<sa::BehaviourObjects>{{}, "not JSON"} : sa::find_behaviour_objects(page);
+            if (!found) {
+                UpstreamResponse broken = page_response;
+                broken.failure = Failure::transient;
+                broken.failure_detail = "the behaviour answer is not a list of behaviours: " + found.error;
+                co_return fail(broken, "behaviours");
+            }
+            behaviours.insert(behaviours.end(), found.value.objects.begin(), found.value.objects.end());
+            skipped_items += found.value.skipped;
+            const std::string cursor = next_cursor(page);
+            if (cursor.empty()) break;
+            if (n + 1 == config_.behaviour_pages) {
+                truncated = true;
+                break;
+            }
+            const std::string next_target = behaviours_target(file_path, cursor);
+            page_response = co_await fetch(next_target);
+        }
+
+        // sigma_rule objects, when the form or the match-context mode needs them; a rule that cannot be had
+        // makes the answer partial, not failed.
+        sa::RuleCatalog rules;
+        std::deque<json::value> rule_docs;
+        if (sa::needs_rule_objects(route.form) || config_.match_context == sa::ContextMode::rule_fields) {
+            const auto ids = sa::distinct_rule_ids(*file.value, behaviours);
+            std::vector<UpstreamResponse> responses(ids.size());
+            std::size_t next = 0;
+            auto worker = [&]() -> asio::awaitable<void> {
+                while (next < ids.size()) {
+                    const std::size_t i = next++;
+                    const std::string target = "/api/v3/sigma_rules/" + std::string(ids[i]);
+                    responses[i] = co_await fetch(target);
+                }
+            };
+            const auto executor = co_await asio::this_coro::executor;
+            using Op = decltype(asio::co_spawn(executor, worker(), asio::deferred));
+            std::vector<Op> workers;
+            const std::size_t n = std::min<std::size_t>(config_.rule_fetch_concurrency, ids.size());
+            for (std::size_t i = 0; i < n; ++i) workers.push_back(asio::co_spawn(executor, worker(), asio::deferred));
+            if (!workers.empty()) {
+                auto group = asio::experimental::make_parallel_group(std::move(workers));
+                co_await group.async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
+            }
+            for (const auto& r : responses) {
+                if (r.failure != Failure::none || r.status != 200) continue;
+                const auto& doc = rule_docs.emplace_back(parse_body(r.body, ec));
+                if (ec) continue;
+                if (const auto found = sa::find_rule_objects(doc)) {
+                    for (const auto* rule : found.value) rules.add(*rule);
+                }
+            }
+        }
+
+        auto analysis = sa::extract({*file.value, behaviours, &rules, config_.match_context});
+        analysis.diagnostics.skipped += skipped_items;
+        analysis.diagnostics.behaviours_truncated = truncated;
+        const std::string request_id = sa::to_lower_ascii(route.id);
+        auto rendered = sa::render(route.form, analysis, {config_.public_base, request_id, route.page, &rules, &file_doc});
+
+        HttpAnswer a;
+        a.status = rendered.status;
+        a.body = std::move(rendered.body);
+        a.upstream_calls = calls;
+        a.note = analysis.diagnostics.summary();
+        a.set("Content-Type", "application/json; charset=utf-8");
+        a.set("Link", "<" + config_.public_base + "/api/v3/files/" + std::string(analysis.sha256) +
+                          ">; rel=\"successor-version\"");
+        a.set("X-Sigma-Shim-Fidelity", rendered.partial ? "partial" : "full");
+        co_return a;
+    }
+}
+
+} // namespace shim::serve

@@ -1,0 +1,32 @@
+#pragma once
+// A legacy Sigma route answered from upstream objects: fetch File, behaviours and rules, then call the pure
+// transform in adapters/sigma_analysis. Speaks to the upstream only through the Upstream interface.
+#include "serve/config.hpp"
+#include "serve/http_answer.hpp"
+#include "serve/router.hpp"
+#include "upstream/upstream.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+namespace shim::serve {
+
+struct LegacyRequest {
+    const Route& route;
+    std::string api_key;
+    std::string request_id;
+};
+
+class LegacyHandler {
+public:
+    LegacyHandler(upstream::Upstream& upstream, const ServeConfig& config) : upstream_(upstream), config_(config) {}
+
+    boost::asio::awaitable<HttpAnswer> handle(const LegacyRequest& request);
+
+private:
+    boost::asio::awaitable<HttpAnswer> reconstruct(const LegacyRequest& request);
+
+    upstream::Upstream& upstream_;
+    const ServeConfig& config_;
+};
+
+} // namespace shim::serve

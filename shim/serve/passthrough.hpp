@@ -1,0 +1,32 @@
+#pragma once
+// Relays one request to the upstream and its answer back, streaming bodies both ways.
+#include "serve/server_state.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/parser.hpp>
+
+namespace shim::serve {
+
+struct RelayOutcome {
+    unsigned status = 0;          // what the client got (0: nothing could be sent)
+    bool client_reusable = false; // the client connection may serve another request
+    bool answered = false;        // false: nothing was written to the client; the caller sends `local_error`
+    std::string local_error_code; // TransientError or DeadlineExceededError, when !answered
+    std::string note;             // for the log line
+    std::uint64_t bytes_to_client = 0;
+};
+
+struct RelayRequest {
+    std::string api_key;
+    std::string request_id;
+};
+
+// `header` holds the parsed request header; its body, if any, is still to be read from `client`.
+boost::asio::awaitable<RelayOutcome> relay(boost::beast::tcp_stream& client, boost::beast::flat_buffer& client_buffer,
+                                           boost::beast::http::request_parser<boost::beast::http::empty_body>& header,
+                                           const RelayRequest& request, ServerState& state);
+
+} // namespace shim::serve

@@ -1,0 +1,272 @@
+#include "serve/server.hpp"
+
+#include "serve/http_answer.hpp"
+#include "serve/legacy_handler.hpp"
+#include "serve/passthrough.hpp"
+#include "serve/router.hpp"
+#include "serve/shim_endpoints.hpp"
+#include "util/gzip.hpp"
+#include "util/key_hash.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+
+namespace shim::serve {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::ip::tcp;
+using boost::system::error_code;
+
+// A client's X-Request-Id is kept when it is short and plain; otherwise a new one is made.
+std::string request_id_of(std::string_view given) {
+    const bool plain = !given.empty() && given.size() <= 128 &&
+                       std::all_of(given.begin(), given.end(), [](char c) {
+                           return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+                       });
+    return plain ? std::string(given) : util::random_hex(16);
+}
+
+// The answer to a request that could not be parsed, or nothing (the peer left or was too slow).
+std::optional<HttpAnswer> answer_for_read_error(const error_code& ec) {
+    if (ec == http::error::header_limit) {
+        return error_answer("RequestHeaderFieldsTooLargeError", "the request header is larger than --max-header-bytes");
+    }
+    if (ec == http::error::body_limit) {
+        return error_answer("PayloadTooLargeError", "the request body is larger than --max-body-bytes");
+    }
+    const error_code beast_http_error = http::error::end_of_stream;
+    if (ec.category() == beast_http_error.category() && ec != http::error::end_of_stream &&
+        ec != http::error::partial_message) {
+        return error_answer("InvalidArgumentError", "malformed HTTP request: " + ec.message());
+    }
+    return std::nullopt;
+}
+
+class ConnectionGauge {
+public:
+    explicit ConnectionGauge(ops::Metrics& m) : m_(m) { m_.gauge_add("sigma_shim_open_connections", 1); }
+    ~ConnectionGauge() { m_.gauge_add("sigma_shim_open_connections", -1); }
+    ConnectionGauge(const ConnectionGauge&) = delete;
+    ConnectionGauge& operator=(const ConnectionGauge&) = delete;
+
+private:
+    ops::Metrics& m_;
+};
+
+class InFlight {
+public:
+    explicit InFlight(ServerState& s) : s_(s) {
+        ++s_.in_flight;
+        s_.metrics.gauge_add("sigma_shim_in_flight_requests", 1);
+    }
+    ~InFlight() {
+        s_.metrics.gauge_add("sigma_shim_in_flight_requests", -1);
+        --s_.in_flight;
+    }
+    InFlight(const InFlight&) = delete;
+    InFlight& operator=(const InFlight&) = delete;
+
+private:
+    ServerState& s_;
+};
+
+struct RequestFacts {
+    std::string method;
+    std::string request_id;
+    std::string key;
+    unsigned version = 11;
+    bool accepts_gzip = false;
+    bool keep_alive = true;
+};
+
+asio::awaitable<std::size_t> write_answer(beast::tcp_stream& stream, HttpAnswer& answer, const RequestFacts& facts,
+                                          bool keep_alive, const ServeConfig& config, error_code& ec) {
+    http::response<http::string_body> res{static_cast<http::status>(answer.status), facts.version};
+    for (auto& [name, value] : answer.headers) res.insert(name, value);
+    res.set("X-Request-Id", facts.request_id);
+    if (facts.accepts_gzip && !answer.body.empty()) {
+        res.body() = util::gzip(answer.body);
+        res.set(http::field::content_encoding, "gzip");
+    } else {
+        res.body() = std::move(answer.body);
+    }
+    res.set(http::field::vary, "Accept-Encoding");
+    res.keep_alive(keep_alive);
+    res.prepare_payload();
+    stream.expires_after(config.request_timeout);
+    const auto n = co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+    co_return n;
+}
+
+void log_request(ServerState& st, const RequestFacts& facts, const std::string& target_class, unsigned status,
+                 std::chrono::steady_clock::duration took, std::size_t upstream_calls, const std::string& note) {
+    const std::chrono::duration<double> seconds = took;
+    st.metrics.inc("sigma_shim_requests_total", {target_class, std::to_string(status)});
+    st.metrics.observe("sigma_shim_request_duration_seconds", seconds.count(), {target_class});
+    if (!st.log.enabled(ops::LogLevel::info)) return;
+    ops::LogFields fields{{"request_id", facts.request_id},
+                          {"method", facts.method},
+                          {"route", target_class},
+                          {"status", static_cast<std::int64_t>(status)},
+                          {"duration_ms", seconds.count() * 1000.0},
+                          {"upstream_calls", static_cast<std::int64_t>(upstream_calls)},
+                          {"key", util::key_fingerprint(facts.key)}};
+    if (!note.empty()) fields.emplace_back("note", note);
+    st.log.write(ops::LogLevel::info, "request", fields);
+}
+
+asio::awaitable<void> serve_connection(beast::tcp_stream stream, ServerState& st) {
+    const auto& cfg = st.config;
+    ConnectionGauge gauge(st.metrics);
+    beast::flat_buffer buffer;
+    error_code ec;
+    for (;;) {
+        // Between requests the idle deadline applies; once a request has begun, the request deadline.
+        if (buffer.size() == 0) {
+            stream.expires_after(cfg.idle_timeout);
+            const auto n = co_await stream.async_read_some(buffer.prepare(4096),
+                                                           asio::redirect_error(asio::use_awaitable, ec));
+            if (ec) break;
+            buffer.commit(n);
+        }
+        http::request_parser<http::empty_body> parser; // a fresh parser, with its limits, for every message
+        parser.header_limit(static_cast<std::uint32_t>(cfg.max_header_bytes));
+        parser.body_limit(cfg.max_body_bytes);
+        stream.expires_after(cfg.request_timeout);
+        co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+        const auto start = std::chrono::steady_clock::now();
+        if (ec) {
+            if (auto answer = answer_for_read_error(ec)) {
+                RequestFacts facts{"-", util::random_hex(16), {}, 11, false, false};
+                co_await write_answer(stream, *answer, facts, false, cfg, ec);
+                log_request(st, facts, "invalid", answer->status, std::chrono::steady_clock::now() - start, 0,
+                            answer->note);
+            }
+            break;
+        }
+        InFlight in_flight(st);
+        const auto& req = parser.get();
+        RequestFacts facts;
+        facts.method = req.method_string();
+        facts.request_id = request_id_of(req["X-Request-Id"]);
+        facts.version = req.version();
+        facts.accepts_gzip = util::accepts_gzip(req[http::field::accept_encoding]);
+        facts.key = req["x-apikey"];
+        if (facts.key.empty()) facts.key = st.server_key;
+        bool keep_alive = req.keep_alive() && !st.draining.load();
+        const auto length = parser.content_length();
+        const bool has_body = length ? *length > 0 : parser.chunked();
+        const Route route = route_request(req.method_string(), req.target());
+        const bool needs_key = (route.route_class == RouteClass::legacy ||
+                                route.route_class == RouteClass::passthrough) &&
+                               !cfg.upstream.demo;
+
+        HttpAnswer answer;
+        std::string route_name(route_class_name(route.route_class));
+        if (has_body && route.route_class != RouteClass::passthrough) {
+            answer = error_answer("InvalidArgumentError", "request bodies are only accepted on pass-through routes");
+            keep_alive = false; // the body is not read: the connection cannot carry another request
+        } else if (route.route_class == RouteClass::invalid) {
+            answer = error_answer("InvalidArgumentError", route.error);
+        } else if (route.route_class == RouteClass::shim) {
+            answer = answer_shim_endpoint(route, st);
+        } else if (needs_key && facts.key.empty()) {
+            answer = error_answer("AuthenticationRequiredError",
+                                  "an API key is required: send x-apikey, or configure one with --api-key-env");
+            if (has_body) keep_alive = false;
+        } else if (route.route_class == RouteClass::legacy) {
+            // Arguments are named, not temporaries: GCC 12 mishandles temporaries inside a co_await expression.
+            const LegacyRequest legacy_request{route, facts.key, facts.request_id};
+            answer = co_await st.legacy.handle(legacy_request);
+        } else {
+            const RelayRequest relay_request{facts.key, facts.request_id};
+            const auto outcome = co_await relay(stream, buffer, parser, relay_request, st);
+            if (outcome.answered) {
+                log_request(st, facts, route_name, outcome.status, std::chrono::steady_clock::now() - start, 1,
+                            outcome.note);
+                st.metrics.inc("sigma_shim_upstream_requests_total", {"passthrough", std::to_string(outcome.status)});
+                if (!outcome.client_reusable) break;
+                continue;
+            }
+            answer = error_answer(outcome.local_error_code, outcome.local_error_code == "DeadlineExceededError"
+                                                                ? "the upstream did not answer in time"
+                                                                : "the upstream could not be reached");
+            answer.note = outcome.note;
+            answer.set("X-Sigma-Shim", "passthrough");
+            keep_alive = false;
+        }
+        co_await write_answer(stream, answer, facts, keep_alive, cfg, ec);
+        log_request(st, facts, route_name, answer.status, std::chrono::steady_clock::now() - start,
+                    answer.upstream_calls, answer.note);
+        if (ec || !keep_alive) break;
+    }
+    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+}
+
+asio::awaitable<void> guarded(beast::tcp_stream stream, ServerState& st) {
+    try {
+        co_await serve_connection(std::move(stream), st);
+    } catch (const std::exception& e) {
+        // A bug must cost one connection, never the process.
+        st.log.write(ops::LogLevel::error, "connection failed", {{"error", std::string(e.what())}});
+    }
+}
+
+asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, asio::io_context& ioc, ServerState& st) {
+    for (;;) {
+        error_code ec;
+        tcp::socket socket = co_await acceptor.async_accept(asio::make_strand(ioc),
+                                                            asio::redirect_error(asio::use_awaitable, ec));
+        if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+        if (ec) {
+            // Out of descriptors, say: wait a little rather than spin.
+            st.log.write(ops::LogLevel::warn, "accept failed", {{"error", ec.message()}});
+            asio::steady_timer pause(ioc, std::chrono::milliseconds(50));
+            co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            continue;
+        }
+        auto executor = socket.get_executor();
+        asio::co_spawn(executor, guarded(beast::tcp_stream(std::move(socket)), st), asio::detached);
+    }
+}
+
+} // namespace
+
+// The acceptor lives on a strand: the drain closes it from another thread.
+Server::Server(asio::io_context& ioc, ServerState& state)
+    : ioc_(ioc), state_(state), acceptor_(asio::make_strand(ioc)) {}
+
+tcp::endpoint Server::listen() {
+    const tcp::endpoint endpoint(asio::ip::make_address(state_.config.listen_host), state_.config.listen_port);
+    acceptor_.open(endpoint.protocol());
+    acceptor_.set_option(asio::socket_base::reuse_address(true));
+    acceptor_.bind(endpoint);
+    acceptor_.listen(asio::socket_base::max_listen_connections);
+    return acceptor_.local_endpoint();
+}
+
+void Server::start() {
+    asio::co_spawn(acceptor_.get_executor(), accept_loop(acceptor_, ioc_, state_), asio::detached);
+}
+
+void Server::stop_accepting() {
+    asio::post(acceptor_.get_executor(), [this] {
+        error_code ec;
+        acceptor_.close(ec);
+    });
+}
+
+} // namespace shim::serve

@@ -1,0 +1,33 @@
+#pragma once
+// What every connection shares: configuration, the upstream chain, logs, metrics and the drain flag.
+#include "ops/log.hpp"
+#include "ops/metrics.hpp"
+#include "serve/config.hpp"
+
+#include <atomic>
+#include <string>
+
+namespace shim::upstream {
+class ConnectionPool;
+class Upstream;
+} // namespace shim::upstream
+
+namespace shim::serve {
+
+class LegacyHandler;
+
+struct ServerState {
+    const ServeConfig& config;
+    ops::Logger& log;
+    ops::Metrics& metrics;
+    upstream::ConnectionPool& pool;
+    LegacyHandler& legacy;
+    std::string server_key; // from --api-key-env; used when a client sends no x-apikey
+    std::atomic<bool> draining{false};
+    std::atomic<long> in_flight{0};
+};
+
+// Registers every metric the server writes, so /_shim/metrics lists them from the start.
+void register_server_metrics(ops::Metrics& metrics);
+
+} // namespace shim::serve

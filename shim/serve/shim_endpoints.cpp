@@ -1,0 +1,62 @@
+#include "serve/shim_endpoints.hpp"
+
+#include "ops/metrics.hpp"
+
+namespace shim::serve {
+namespace {
+
+HttpAnswer text(unsigned status, std::string body, std::string content_type = "text/plain; charset=utf-8") {
+    HttpAnswer a;
+    a.status = status;
+    a.body = std::move(body);
+    a.set("Content-Type", std::move(content_type));
+    a.set("Cache-Control", "no-store");
+    return a;
+}
+
+bool has_flag(std::string_view query, std::string_view flag) {
+    while (!query.empty()) {
+        const auto amp = query.find('&');
+        const auto item = query.substr(0, amp);
+        if (item == flag || item.starts_with(std::string(flag) + "=")) return true;
+        query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    }
+    return false;
+}
+
+} // namespace
+
+void register_server_metrics(ops::Metrics& m) {
+    const auto buckets = ops::default_duration_buckets();
+    m.add_counter("sigma_shim_requests_total", "Requests answered, by route class and status", {"route", "status"});
+    m.add_histogram("sigma_shim_request_duration_seconds", "Time from request header to the end of the answer",
+                    {"route"}, buckets);
+    m.add_gauge("sigma_shim_in_flight_requests", "Requests being answered");
+    m.add_gauge("sigma_shim_open_connections", "Client connections open");
+    m.add_counter("sigma_shim_upstream_requests_total", "Upstream requests, by purpose and status",
+                  {"purpose", "status"});
+    m.add_histogram("sigma_shim_upstream_duration_seconds", "Upstream request durations", {"purpose"}, buckets);
+    m.add_gauge("sigma_shim_upstream_in_flight", "Upstream requests under way for reconstructions");
+    m.add_counter("sigma_shim_received_bytes_total", "Bytes received from clients (headers and bodies)", {});
+    m.add_counter("sigma_shim_sent_bytes_total", "Bytes sent to clients (headers and bodies)", {});
+}
+
+HttpAnswer answer_shim_endpoint(const Route& route, ServerState& state) {
+    if (route.shim_endpoint == "livez") return text(200, "ok\n");
+    if (route.shim_endpoint == "readyz") {
+        const bool draining = state.draining.load();
+        std::string body = draining ? "draining\n" : "ok\n";
+        if (has_flag(route.shim_query, "verbose")) {
+            body = std::string("[+]listener ") + (draining ? "failed: draining" : "ok") + "\n[+]upstream " +
+                   state.config.upstream.origin + " configured\n" + body;
+        }
+        return text(draining ? 503 : 200, std::move(body));
+    }
+    if (route.shim_endpoint == "metrics") {
+        return text(200, state.metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
+    }
+    auto a = error_answer("NotFoundError", "no such endpoint under /_shim/ (livez, readyz, metrics)");
+    return a;
+}
+
+} // namespace shim::serve

@@ -1,0 +1,11 @@
+#pragma once
+// The shim's own endpoints under /_shim/: liveness, readiness and metrics.
+#include "serve/http_answer.hpp"
+#include "serve/router.hpp"
+#include "serve/server_state.hpp"
+
+namespace shim::serve {
+
+HttpAnswer answer_shim_endpoint(const Route& route, ServerState& state);
+
+} // namespace shim::serve

@@ -1,0 +1,72 @@
+#pragma once
+// Keep-alive connections to the one configured upstream, plain or TLS, shared by reconstruction and pass-through.
+#include "serve/config.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/experimental/concurrent_channel.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <variant>
+#include <vector>
+
+namespace shim::upstream {
+
+using Clock = std::chrono::steady_clock;
+
+struct Connection {
+    using Plain = boost::beast::tcp_stream;
+    using Tls = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+    template <typename T, typename... Args>
+    explicit Connection(std::in_place_type_t<T> type, Args&&... args) : stream(type, std::forward<Args>(args)...) {}
+
+    std::variant<Plain, Tls> stream;
+    boost::beast::flat_buffer buffer; // bytes read past the previous answer
+    bool reused = false;              // taken from the idle list: it may have been closed by the peer meanwhile
+
+    boost::beast::tcp_stream& tcp() {
+        return std::visit([](auto& s) -> boost::beast::tcp_stream& { return boost::beast::get_lowest_layer(s); },
+                          stream);
+    }
+};
+
+// Why a connection could not be had.
+struct ConnectError {
+    bool deadline = false;
+    std::string detail;
+};
+
+class ConnectionPool {
+public:
+    ConnectionPool(boost::asio::any_io_executor executor, const serve::ServeConfig& config);
+    ~ConnectionPool();
+
+    // A connection, reused or new, within the deadline; at most --upstream-connections are open at once.
+    // `fresh` skips the idle list (the retry after a stale connection).
+    boost::asio::awaitable<std::unique_ptr<Connection>> acquire(Clock::time_point deadline, bool fresh,
+                                                                ConnectError& error);
+
+    // Returns a connection: kept for reuse when `reusable`, else closed. Frees its slot either way.
+    void release(std::unique_ptr<Connection> connection, bool reusable);
+
+    const serve::UpstreamAddress& address() const { return address_; }
+    std::string host_header() const;
+
+private:
+    boost::asio::awaitable<std::unique_ptr<Connection>> connect(Clock::time_point deadline, ConnectError& error);
+
+    boost::asio::any_io_executor executor_;
+    serve::UpstreamAddress address_;
+    boost::asio::ssl::context tls_;
+    // One token per open connection: sending blocks while all slots are taken.
+    boost::asio::experimental::concurrent_channel<void(boost::system::error_code)> slots_;
+    std::mutex mutex_;
+    std::vector<std::unique_ptr<Connection>> idle_;
+};
+
+} // namespace shim::upstream

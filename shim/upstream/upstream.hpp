@@ -1,0 +1,37 @@
+#pragma once
+// The upstream as the reconstruction sees it: GET a VirusTotal API target, get the status and the JSON bytes.
+// One job per implementation (the HTTP client now; cache, coalescing and quota layers wrap the same interface).
+#include <boost/asio/awaitable.hpp>
+
+#include <string>
+
+namespace shim::upstream {
+
+struct UpstreamRequest {
+    std::string target;     // origin-form: /api/v3/files/{id}?...
+    std::string api_key;    // sent as x-apikey; never logged
+    std::string request_id; // sent as X-Request-Id
+};
+
+enum class Failure {
+    none,
+    transient, // unreachable, reset, TLS refused, malformed or oversized answer: 503 TransientError
+    deadline,  // too slow: 504 DeadlineExceededError
+};
+
+struct UpstreamResponse {
+    unsigned status = 0;      // the upstream's status when it answered
+    std::string body;         // decoded (gzip inflated)
+    std::string content_type;
+    std::string retry_after;  // the upstream's Retry-After, if any
+    Failure failure = Failure::none;
+    std::string failure_detail; // for logs and the error message; never holds the key
+};
+
+class Upstream {
+public:
+    virtual ~Upstream() = default;
+    virtual boost::asio::awaitable<UpstreamResponse> get(UpstreamRequest request) = 0;
+};
+
+} // namespace shim::upstream
