@@ -90,8 +90,8 @@ const std::vector<Option>& options() {
     static const std::vector<Option> all = {
         {"listen", "HOST:PORT", "address to serve on; a port of 0 picks a free one (the log says which)",
          "127.0.0.1:8080", apply_listen},
-        {"upstream", "URL", "the VirusTotal API to reconstruct from and pass through to, as https://host[:port] "
-                            "or http://host[:port]; 'demo' serves the bundled sample objects with no network",
+        {"upstream", "URL", "the VirusTotal API: https://host[:port], http://host[:port], or demo (the bundled "
+                            "sample objects, no network, no key)",
          "https://www.virustotal.com",
          [](ServeConfig& c, std::string_view v) {
              std::string error;
@@ -255,7 +255,7 @@ std::string serve_usage() {
         if (!o.default_text.empty()) s += "; default: " + std::string(o.default_text);
         s += "\n";
     }
-    s += "  -h, --help                        this text\n\n"
+    s += "  -h, --help                      this text\n\n"
          "The API key: the client's x-apikey header is forwarded; without one, the key in the variable named by\n"
          "--api-key-env is used; without either, the answer is 401 AuthenticationRequiredError.\n";
     return s;

@@ -151,6 +151,7 @@ asio::awaitable<RelayOutcome> relay(beast::tcp_stream& client, beast::flat_buffe
             up.body().data = buf.data();
             up.body().size = buf.size() - body.get().body().size;
             up.body().more = !body.is_done();
+            out.bytes_from_client += up.body().size;
             conn->tcp().expires_after(cfg.upstream_timeout);
             co_await on_stream(*conn, [&](auto& s) {
                 return http::async_write(s, sr, asio::redirect_error(asio::use_awaitable, ec));
@@ -209,7 +210,8 @@ asio::awaitable<RelayOutcome> relay(beast::tcp_stream& client, beast::flat_buffe
     out.answered = true;
     out.status = status;
     client.expires_after(cfg.request_timeout);
-    co_await http::async_write_header(client, rs, asio::redirect_error(asio::use_awaitable, ec));
+    out.bytes_to_client +=
+        co_await http::async_write_header(client, rs, asio::redirect_error(asio::use_awaitable, ec));
     bool complete = !ec && !body_expected;
     while (!ec && body_expected) {
         answer->get().body().data = buf.data();

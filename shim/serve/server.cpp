@@ -146,12 +146,15 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream, ServerState& st
         parser.header_limit(static_cast<std::uint32_t>(cfg.max_header_bytes));
         parser.body_limit(cfg.max_body_bytes);
         stream.expires_after(cfg.request_timeout);
-        co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+        const auto header_bytes = co_await http::async_read_header(stream, buffer, parser,
+                                                                   asio::redirect_error(asio::use_awaitable, ec));
         const auto start = std::chrono::steady_clock::now();
+        st.metrics.inc("sigma_shim_received_bytes_total", {}, static_cast<double>(header_bytes));
         if (ec) {
             if (auto answer = answer_for_read_error(ec)) {
                 RequestFacts facts{"-", util::random_hex(16), {}, 11, false, false};
-                co_await write_answer(stream, *answer, facts, false, cfg, ec);
+                const auto sent = co_await write_answer(stream, *answer, facts, false, cfg, ec);
+                st.metrics.inc("sigma_shim_sent_bytes_total", {}, static_cast<double>(sent));
                 log_request(st, facts, "invalid", answer->status, std::chrono::steady_clock::now() - start, 0,
                             answer->note);
             }
@@ -194,6 +197,8 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream, ServerState& st
         } else {
             const RelayRequest relay_request{facts.key, facts.request_id};
             const auto outcome = co_await relay(stream, buffer, parser, relay_request, st);
+            st.metrics.inc("sigma_shim_received_bytes_total", {}, static_cast<double>(outcome.bytes_from_client));
+            st.metrics.inc("sigma_shim_sent_bytes_total", {}, static_cast<double>(outcome.bytes_to_client));
             if (outcome.answered) {
                 log_request(st, facts, route_name, outcome.status, std::chrono::steady_clock::now() - start, 1,
                             outcome.note);
@@ -208,7 +213,8 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream, ServerState& st
             answer.set("X-Sigma-Shim", "passthrough");
             keep_alive = false;
         }
-        co_await write_answer(stream, answer, facts, keep_alive, cfg, ec);
+        const auto sent = co_await write_answer(stream, answer, facts, keep_alive, cfg, ec);
+        st.metrics.inc("sigma_shim_sent_bytes_total", {}, static_cast<double>(sent));
         log_request(st, facts, route_name, answer.status, std::chrono::steady_clock::now() - start,
                     answer.upstream_calls, answer.note);
         if (ec || !keep_alive) break;
