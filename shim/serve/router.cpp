@@ -50,7 +50,8 @@ std::string file_target_without_sigma(const urls::url_view& url) {
             continue;
         }
         std::string kept;
-        std::string_view list = (*it).value;
+        const std::string value = (*it).value; // *it is a temporary: copy before viewing
+        std::string_view list = value;
         while (!list.empty()) {
             const auto comma = list.find(',');
             const auto item = list.substr(0, comma);
