@@ -4,6 +4,7 @@
 #include <boost/url/parse.hpp>
 
 #include <charconv>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 #include <vector>
@@ -80,8 +81,9 @@ std::string apply_public_base(ServeConfig& c, std::string_view v) {
 }
 
 std::string apply_ca(ServeConfig& c, std::string_view v) {
+    std::error_code ec;
     std::ifstream in{std::string(v)};
-    if (!in) return bad("upstream-ca", v, "cannot read the file");
+    if (!std::filesystem::is_regular_file(std::string(v), ec) || !in) return bad("upstream-ca", v, "cannot read the file");
     c.upstream_ca = v;
     return {};
 }
@@ -180,8 +182,8 @@ bool parse_upstream(std::string_view text, UpstreamAddress& out, std::string& er
         error = "expected https://host[:port], http://host[:port] or demo";
         return false;
     }
-    const auto scheme = url->scheme();
-    if (scheme != "https" && scheme != "http") {
+    const auto scheme = url->scheme_id();
+    if (scheme != boost::urls::scheme::https && scheme != boost::urls::scheme::http) {
         error = "the scheme must be https or http";
         return false;
     }
@@ -191,10 +193,16 @@ bool parse_upstream(std::string_view text, UpstreamAddress& out, std::string& er
         return false;
     }
     UpstreamAddress a;
-    a.tls = scheme == "https";
-    a.host = url->encoded_host();
-    a.port = url->has_port() ? std::string(url->port()) : (a.tls ? "443" : "80");
-    a.origin = std::string(scheme) + "://" + a.host + (url->has_port() ? ":" + a.port : "");
+    a.tls = scheme == boost::urls::scheme::https;
+    std::uint16_t port = a.tls ? 443 : 80;
+    if (url->has_port() && !parse_number<std::uint16_t>(url->port(), port, 1, 65535)) {
+        error = "the port must be a number from 1 to 65535";
+        return false;
+    }
+    // The host without IPv6 brackets, for the resolver and certificate checks; host_header() adds them back.
+    a.host = url->encoded_host_address();
+    a.port = std::to_string(port);
+    a.origin = std::string(a.tls ? "https" : "http") + "://" + std::string(url->encoded_host_and_port());
     out = a;
     return true;
 }
@@ -205,14 +213,8 @@ ConfigResult parse_serve_config(std::span<const std::string> args,
     r.config.threads = std::max(1u, std::thread::hardware_concurrency());
     parse_upstream("https://www.virustotal.com", r.config.upstream, r.error);
 
-    for (const auto& o : options()) {
-        if (const char* v = getenv(env_name(o.name).c_str()); v && *v) {
-            if (auto e = o.apply(r.config, v); !e.empty()) {
-                r.error = env_name(o.name) + ": " + e;
-                return r;
-            }
-        }
-    }
+    // Flags win over variables: the flags are read first, and a variable is applied only when no flag gave it.
+    std::vector<std::pair<const Option*, std::string_view>> given;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string_view arg = args[i];
         if (arg == "-h" || arg == "--help") {
@@ -226,14 +228,24 @@ ConfigResult parse_serve_config(std::span<const std::string> args,
             r.error = "unknown option '" + std::string(arg) + "'";
             return r;
         }
-        std::string_view value;
-        if (eq != arg.npos) value = arg.substr(eq + 1);
-        else if (i + 1 < args.size()) value = args[++i];
+        if (eq != arg.npos) given.emplace_back(&*it, arg.substr(eq + 1));
+        else if (i + 1 < args.size()) given.emplace_back(&*it, args[++i]);
         else {
             r.error = "option '--" + std::string(name) + "' needs a value";
             return r;
         }
-        if (auto e = it->apply(r.config, value); !e.empty()) {
+    }
+    for (const auto& o : options()) {
+        const bool flagged = std::any_of(given.begin(), given.end(), [&](const auto& g) { return g.first == &o; });
+        const char* v = flagged ? nullptr : getenv(env_name(o.name).c_str());
+        if (!v || !*v) continue;
+        if (auto e = o.apply(r.config, v); !e.empty()) {
+            r.error = env_name(o.name) + ": " + e;
+            return r;
+        }
+    }
+    for (const auto& [option, value] : given) {
+        if (auto e = option->apply(r.config, value); !e.empty()) {
             r.error = e;
             return r;
         }

@@ -31,7 +31,7 @@ std::string read_page(const urls::url_view& url, sigma_analysis::Page& page) {
                 return "limit must be a positive whole number";
             }
             page.limit = std::min(n, max_page_limit);
-        } else if (p.key == "cursor") {
+        } else if (p.key == "cursor" && !p.value.empty()) { // an empty cursor asks for the first page
             const auto offset = sigma_analysis::parse_cursor(p.value);
             if (!offset) return "cursor is not valid";
             page.offset = *offset;
@@ -101,14 +101,22 @@ Route route_request(std::string_view method, std::string_view target) {
     if (!parsed) return invalid("the request target is not a valid URL path");
     const urls::url_view url = *parsed;
 
-    // Segments as sent, still percent-encoded: an id spelled with %2F or %00 must not match a route.
+    // Segments as sent, still percent-encoded: an id spelled with %2F or %00 must not match a route. Split by
+    // hand: Boost.URL's segment view hides a leading "." segment.
     std::vector<std::string_view> seg;
-    for (const auto s : url.encoded_segments()) {
-        if (s == "." || s == ".." || s.decode() == "." || s.decode() == "..") {
+    std::string_view path = url.encoded_path();
+    for (path.remove_prefix(1); ; ) {
+        const auto slash = path.find('/');
+        const auto s = path.substr(0, slash);
+        if (s == "." || s == ".." || s == "%2e" || s == "%2E" || s == "%2e%2e" || s == "%2E%2E" || s == ".%2e" ||
+            s == ".%2E" || s == "%2e." || s == "%2E.") {
             return invalid("dot segments are not allowed in the path");
         }
         seg.push_back(s);
+        if (slash == std::string_view::npos) break;
+        path.remove_prefix(slash + 1);
     }
+    if (seg.size() == 1 && seg[0].empty()) seg.clear(); // the path "/"
 
     if (!seg.empty() && seg[0] == "_shim") {
         Route r;

@@ -68,7 +68,8 @@ ConnectionPool::~ConnectionPool() = default;
 
 std::string ConnectionPool::host_header() const {
     const bool default_port = address_.port == (address_.tls ? "443" : "80");
-    return default_port ? address_.host : address_.host + ":" + address_.port;
+    const std::string host = address_.host.find(':') != std::string::npos ? "[" + address_.host + "]" : address_.host;
+    return default_port ? host : host + ":" + address_.port;
 }
 
 asio::awaitable<std::unique_ptr<Connection>> ConnectionPool::acquire(Clock::time_point deadline, bool fresh,

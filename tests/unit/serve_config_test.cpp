@@ -1,0 +1,437 @@
+// The configuration of `sigma-shim serve` (shim/serve/config.hpp): defaults, flags in both spellings, the
+// SIGMA_SHIM_* environment variables through the injected getenv, precedence, and the errors.
+#include "serve/config.hpp"
+#include "test_support.hpp"
+
+#include <algorithm>
+#include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace ts = test_support;
+using shim::serve::ConfigResult;
+using shim::serve::Duration;
+using shim::serve::parse_serve_config;
+using shim::serve::ServeConfig;
+using namespace std::chrono_literals;
+
+namespace {
+
+using Env = std::map<std::string, std::string>;
+
+ConfigResult parse(const std::vector<std::string>& args, const Env& env = {}) {
+    const std::function<const char*(const char*)> getenv = [&env](const char* name) -> const char* {
+        const auto it = env.find(name);
+        return it == env.end() ? nullptr : it->second.c_str();
+    };
+    return parse_serve_config(args, getenv);
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+    return haystack.find(needle) != std::string::npos;
+}
+
+std::string env_name(const std::string& flag) {
+    std::string name = "SIGMA_SHIM_";
+    for (char c : flag)
+        name.push_back(c == '-' ? '_' : static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c));
+    return name;
+}
+
+// One flag with a good value and what it must set.
+struct FlagCase {
+    std::string flag;
+    std::string value;
+    std::function<bool(const ServeConfig&)> check;
+};
+
+const std::vector<FlagCase>& flag_cases() {
+    static const std::vector<FlagCase> all = {
+        {"listen", "0.0.0.0:9090",
+         [](const ServeConfig& c) { return c.listen_host == "0.0.0.0" && c.listen_port == 9090; }},
+        {"upstream", "http://127.0.0.1:8081",
+         [](const ServeConfig& c) {
+             return !c.upstream.demo && !c.upstream.tls && c.upstream.host == "127.0.0.1" &&
+                    c.upstream.port == "8081" && c.upstream.origin == "http://127.0.0.1:8081";
+         }},
+        {"upstream-ca", ts::source_dir() + "/README.md",
+         [](const ServeConfig& c) { return c.upstream_ca == ts::source_dir() + "/README.md"; }},
+        {"public-base", "http://localhost:8080",
+         [](const ServeConfig& c) { return c.public_base == "http://localhost:8080"; }},
+        {"threads", "3", [](const ServeConfig& c) { return c.threads == 3; }},
+        {"max-header-bytes", "32768", [](const ServeConfig& c) { return c.max_header_bytes == 32768; }},
+        {"max-body-bytes", "0", [](const ServeConfig& c) { return c.max_body_bytes == 0; }},
+        {"idle-timeout", "5s", [](const ServeConfig& c) { return c.idle_timeout == 5s; }},
+        {"request-timeout", "500ms", [](const ServeConfig& c) { return c.request_timeout == 500ms; }},
+        {"drain-timeout", "2m", [](const ServeConfig& c) { return c.drain_timeout == 2min; }},
+        {"upstream-connections", "2", [](const ServeConfig& c) { return c.upstream_connections == 2; }},
+        {"upstream-timeout", "7", [](const ServeConfig& c) { return c.upstream_timeout == 7s; }},
+        {"upstream-max-body-bytes", "2048",
+         [](const ServeConfig& c) { return c.upstream_max_body_bytes == 2048; }},
+        {"behaviour-pages", "0", [](const ServeConfig& c) { return c.behaviour_pages == 0; }},
+        {"rule-fetch-concurrency", "9", [](const ServeConfig& c) { return c.rule_fetch_concurrency == 9; }},
+        {"match-context", "rule-fields",
+         [](const ServeConfig& c) { return c.match_context == sigma_analysis::ContextMode::rule_fields; }},
+        {"api-key-env", "MY_VT_KEY", [](const ServeConfig& c) { return c.api_key_env == "MY_VT_KEY"; }},
+        {"log-level", "debug",
+         [](const ServeConfig& c) { return c.log_level == shim::ops::LogLevel::debug; }},
+    };
+    return all;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(serve_config)
+
+BOOST_AUTO_TEST_CASE(defaults) {
+    const auto r = parse({});
+    BOOST_TEST(r.error.empty());
+    BOOST_TEST(!r.help);
+    const auto& c = r.config;
+    BOOST_TEST(c.listen_host == "127.0.0.1");
+    BOOST_TEST(c.listen_port == 8080);
+    BOOST_TEST(!c.upstream.demo);
+    BOOST_TEST(c.upstream.tls);
+    BOOST_TEST(c.upstream.host == "www.virustotal.com");
+    BOOST_TEST(c.upstream.port == "443");
+    BOOST_TEST(c.upstream.origin == "https://www.virustotal.com");
+    BOOST_TEST(c.upstream_ca.empty());
+    BOOST_TEST(c.public_base == "https://www.virustotal.com");
+    BOOST_TEST(c.threads == std::max(1u, std::thread::hardware_concurrency()));
+    BOOST_TEST(c.max_header_bytes == 16u * 1024);
+    BOOST_TEST(c.max_body_bytes == 40u << 20);
+    BOOST_TEST((c.idle_timeout == 60s));
+    BOOST_TEST((c.request_timeout == 60s));
+    BOOST_TEST((c.drain_timeout == 30s));
+    BOOST_TEST(c.upstream_connections == 16u);
+    BOOST_TEST((c.upstream_timeout == 30s));
+    BOOST_TEST(c.upstream_max_body_bytes == 64u << 20);
+    BOOST_TEST(c.behaviour_pages == 5u);
+    BOOST_TEST(c.rule_fetch_concurrency == 4u);
+    BOOST_TEST((c.match_context == sigma_analysis::ContextMode::all));
+    BOOST_TEST(c.api_key_env == "VT_API_KEY");
+    BOOST_TEST((c.log_level == shim::ops::LogLevel::info));
+}
+
+BOOST_AUTO_TEST_CASE(every_flag_with_a_separate_value) {
+    for (const auto& f : flag_cases()) {
+        BOOST_TEST_CONTEXT("--" << f.flag << " " << f.value) {
+            const auto r = parse({"--" + f.flag, f.value});
+            BOOST_TEST(r.error.empty(), r.error);
+            BOOST_TEST(f.check(r.config));
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(every_flag_with_an_equals_sign) {
+    for (const auto& f : flag_cases()) {
+        BOOST_TEST_CONTEXT("--" << f.flag << "=" << f.value) {
+            const auto r = parse({"--" + f.flag + "=" + f.value});
+            BOOST_TEST(r.error.empty(), r.error);
+            BOOST_TEST(f.check(r.config));
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(every_flag_from_its_environment_variable) {
+    for (const auto& f : flag_cases()) {
+        BOOST_TEST_CONTEXT(env_name(f.flag) << "=" << f.value) {
+            const auto r = parse({}, {{env_name(f.flag), f.value}});
+            BOOST_TEST(r.error.empty(), r.error);
+            BOOST_TEST(f.check(r.config));
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(named_environment_variables) {
+    const auto r = parse({}, {{"SIGMA_SHIM_LISTEN", "127.0.0.1:9999"},
+                              {"SIGMA_SHIM_UPSTREAM_TIMEOUT", "1500ms"},
+                              {"SIGMA_SHIM_UPSTREAM", "demo"},
+                              {"SIGMA_SHIM_MATCH_CONTEXT", "rule-fields"},
+                              {"SIGMA_SHIM_BEHAVIOUR_PAGES", "2"},
+                              {"SIGMA_SHIM_UPSTREAM_MAX_BODY_BYTES", "4096"},
+                              {"SIGMA_SHIM_API_KEY_ENV", "OTHER_KEY"},
+                              {"VT_API_KEY", "not-a-config-variable"},
+                              {"LISTEN", "1.1.1.1:1"}});
+    BOOST_TEST(r.error.empty(), r.error);
+    BOOST_TEST(r.config.listen_host == "127.0.0.1");
+    BOOST_TEST(r.config.listen_port == 9999);
+    BOOST_TEST((r.config.upstream_timeout == 1500ms));
+    BOOST_TEST(r.config.upstream.demo);
+    BOOST_TEST((r.config.match_context == sigma_analysis::ContextMode::rule_fields));
+    BOOST_TEST(r.config.behaviour_pages == 2u);
+    BOOST_TEST(r.config.upstream_max_body_bytes == 4096u);
+    BOOST_TEST(r.config.api_key_env == "OTHER_KEY");
+}
+
+BOOST_AUTO_TEST_CASE(empty_environment_variable_is_ignored) {
+    const auto r = parse({}, {{"SIGMA_SHIM_LISTEN", ""}, {"SIGMA_SHIM_THREADS", ""}});
+    BOOST_TEST(r.error.empty(), r.error);
+    BOOST_TEST(r.config.listen_port == 8080);
+}
+
+BOOST_AUTO_TEST_CASE(a_flag_beats_its_environment_variable) {
+    for (const auto& f : flag_cases()) {
+        BOOST_TEST_CONTEXT("--" << f.flag) {
+            // The environment says the default-ish other thing; the flag's value must win.
+            const Env env = {{env_name("listen"), "127.0.0.1:1111"},
+                             {env_name("upstream"), "demo"},
+                             {env_name("upstream-ca"), ts::source_dir() + "/CMakeLists.txt"},
+                             {env_name("public-base"), "https://other.example"},
+                             {env_name("threads"), "7"},
+                             {env_name("max-header-bytes"), "2048"},
+                             {env_name("max-body-bytes"), "5"},
+                             {env_name("idle-timeout"), "9s"},
+                             {env_name("request-timeout"), "9s"},
+                             {env_name("drain-timeout"), "9s"},
+                             {env_name("upstream-connections"), "7"},
+                             {env_name("upstream-timeout"), "9s"},
+                             {env_name("upstream-max-body-bytes"), "4096"},
+                             {env_name("behaviour-pages"), "7"},
+                             {env_name("rule-fetch-concurrency"), "7"},
+                             {env_name("match-context"), "all"},
+                             {env_name("api-key-env"), "ENV_KEY"},
+                             {env_name("log-level"), "error"}};
+            const auto r = parse({"--" + f.flag, f.value}, env);
+            BOOST_TEST(r.error.empty(), r.error);
+            BOOST_TEST(f.check(r.config));
+        }
+    }
+    const auto r = parse({"--upstream-timeout=2s"}, {{"SIGMA_SHIM_UPSTREAM_TIMEOUT", "9s"}});
+    BOOST_TEST((r.config.upstream_timeout == 2s));
+}
+
+BOOST_AUTO_TEST_CASE(a_flag_overrides_a_bad_environment_variable) {
+    const auto r = parse({"--listen", "127.0.0.1:1"}, {{"SIGMA_SHIM_LISTEN", "bogus"}});
+    BOOST_TEST(r.error.empty(), r.error);
+    BOOST_TEST(r.config.listen_port == 1);
+}
+
+BOOST_AUTO_TEST_CASE(ipv6_and_upper_case_upstreams) {
+    const auto v6 = parse({"--upstream", "https://[::1]:8443"});
+    BOOST_TEST(v6.error.empty(), v6.error);
+    BOOST_TEST(v6.config.upstream.host == "::1"); // brackets only in the Host header and the origin
+    BOOST_TEST(v6.config.upstream.port == "8443");
+    BOOST_TEST(v6.config.upstream.origin == "https://[::1]:8443");
+    const auto upper = parse({"--upstream", "HTTPS://Example.COM"});
+    BOOST_TEST(upper.error.empty(), upper.error);
+    BOOST_TEST(upper.config.upstream.tls);
+    BOOST_TEST(!parse({"--upstream-ca", "/tmp"}).error.empty()); // a folder is not a certificate file
+}
+
+BOOST_AUTO_TEST_CASE(the_last_flag_wins) {
+    const auto r = parse({"--threads", "2", "--threads=5"});
+    BOOST_TEST(r.error.empty());
+    BOOST_TEST(r.config.threads == 5u);
+}
+
+BOOST_AUTO_TEST_CASE(help) {
+    for (const std::string flag : {"-h", "--help"}) {
+        const auto r = parse({flag});
+        BOOST_TEST(r.help, flag);
+        BOOST_TEST(r.error.empty());
+    }
+}
+
+BOOST_AUTO_TEST_CASE(errors) {
+    const std::vector<std::vector<std::string>> cases = {
+        {"--listen", "nonsense"},
+        {"--listen", "1.2.3.4:99999"},
+        {"--listen", "1.2.3.4:-1"},
+        {"--listen", "1.2.3.4:"},
+        {"--listen", "1.2.3.4"},
+        {"--listen", ":8080"},
+        {"--listen", "host.example:80"},
+        {"--listen", "999.1.1.1:80"},
+        {"--listen="},
+        {"--upstream", "ftp://x"},
+        {"--upstream", "https://x/path"},
+        {"--upstream", "https://x?q=1"},
+        {"--upstream", "https://x#frag"},
+        {"--upstream", "https://user@x"},
+        {"--upstream", "x.example"},
+        {"--upstream", ""},
+        {"--upstream-ca", "/nonexistent"},
+        {"--public-base", "demo"},
+        {"--public-base", "https://x/path"},
+        {"--match-context", "bogus"},
+        {"--threads", "0"},
+        {"--threads", "257"},
+        {"--threads", "-1"},
+        {"--threads", "two"},
+        {"--max-header-bytes", "100"},
+        {"--upstream-connections", "0"},
+        {"--rule-fetch-concurrency", "0"},
+        {"--behaviour-pages", "101"},
+        {"--idle-timeout", "5x"},
+        {"--idle-timeout", "0"},
+        {"--idle-timeout", "0ms"},
+        {"--idle-timeout", ""},
+        {"--request-timeout", "1.5s"},
+        {"--drain-timeout", "-1s"},
+        {"--upstream-timeout", "s"},
+        {"--log-level", "loud"},
+        {"--api-key-env", ""},
+        {"--bogus", "1"},
+        {"--bogus"},
+        {"-x"},
+        {"listen"},
+        {"--"},
+        {"--help=yes"},
+        {"--listen"},
+        {"--threads", "2", "--upstream-timeout"},
+    };
+    for (const auto& args : cases) {
+        std::string shown;
+        for (const auto& a : args)
+            shown += "'" + a + "' ";
+        BOOST_TEST_CONTEXT(shown) {
+            const auto r = parse(args);
+            BOOST_TEST(!r.error.empty());
+            BOOST_TEST(!contains(r.error, "\n"));
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(error_messages_name_the_option) {
+    BOOST_TEST(contains(parse({"--listen", "nonsense"}).error, "--listen"));
+    BOOST_TEST(contains(parse({"--threads=0"}).error, "--threads"));
+    BOOST_TEST(contains(parse({"--bogus"}).error, "--bogus"));
+    BOOST_TEST(contains(parse({"--listen"}).error, "--listen"));
+    const auto env = parse({}, {{"SIGMA_SHIM_IDLE_TIMEOUT", "5x"}});
+    BOOST_TEST(contains(env.error, "SIGMA_SHIM_IDLE_TIMEOUT"), env.error);
+}
+
+BOOST_AUTO_TEST_CASE(upstream_forms) {
+    const auto demo = parse({"--upstream", "demo"});
+    BOOST_TEST(demo.error.empty());
+    BOOST_TEST(demo.config.upstream.demo);
+
+    const auto plain = parse({"--upstream", "http://127.0.0.1:8081"});
+    BOOST_TEST(plain.error.empty(), plain.error);
+    BOOST_TEST(!plain.config.upstream.demo);
+    BOOST_TEST(!plain.config.upstream.tls);
+    BOOST_TEST(plain.config.upstream.host == "127.0.0.1");
+    BOOST_TEST(plain.config.upstream.port == "8081");
+    BOOST_TEST(plain.config.upstream.origin == "http://127.0.0.1:8081");
+
+    const auto http_default = parse({"--upstream=http://vt.internal"});
+    BOOST_TEST(http_default.error.empty());
+    BOOST_TEST(http_default.config.upstream.port == "80");
+    BOOST_TEST(http_default.config.upstream.origin == "http://vt.internal");
+
+    const auto https_port = parse({"--upstream=https://vt.internal:8443/"});
+    BOOST_TEST(https_port.error.empty(), https_port.error);
+    BOOST_TEST(https_port.config.upstream.tls);
+    BOOST_TEST(https_port.config.upstream.host == "vt.internal");
+    BOOST_TEST(https_port.config.upstream.port == "8443");
+    BOOST_TEST(https_port.config.upstream.origin == "https://vt.internal:8443"); // no trailing slash
+
+    // A demo upstream does not change the public base: links still name VirusTotal.
+    BOOST_TEST(demo.config.public_base == "https://www.virustotal.com");
+}
+
+// The port of an upstream must be one a socket can use. "https://x:" has an empty port and "https://x:99999"
+// one out of range; both parse as URLs, so parse_upstream must check the port itself.
+BOOST_AUTO_TEST_CASE(upstream_port_must_be_usable) {
+    for (const std::string value : {"https://x:", "https://x:99999", "http://127.0.0.1:65536"}) {
+        BOOST_TEST_CONTEXT(value) {
+            const auto r = parse({"--upstream", value});
+            BOOST_TEST(!r.error.empty());
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(durations) {
+    struct Case {
+        std::string text;
+        Duration want;
+    };
+    for (const auto& c : std::vector<Case>{
+             {"500ms", 500ms}, {"2s", 2s}, {"3m", 3min}, {"7", 7s}, {"0", 0s}, {"90", 90s}, {"1ms", 1ms}}) {
+        BOOST_TEST_CONTEXT(c.text) {
+            Duration d{};
+            BOOST_TEST(shim::serve::parse_duration(c.text, d));
+            BOOST_TEST(d.count() == c.want.count());
+        }
+    }
+    for (const std::string bad :
+         {"", "ms", "s", "5x", "-1", "1.5s", " 2s", "2s ", "2 s", "2sec", "1e3", "2S"}) {
+        BOOST_TEST_CONTEXT("'" << bad << "'") {
+            Duration d{123};
+            BOOST_TEST(!shim::serve::parse_duration(bad, d));
+        }
+    }
+    // Through the flags too.
+    const auto r = parse({"--idle-timeout", "500ms", "--request-timeout=2s", "--drain-timeout", "3m",
+                          "--upstream-timeout", "7"});
+    BOOST_TEST(r.error.empty(), r.error);
+    BOOST_TEST(r.config.idle_timeout.count() == 500);
+    BOOST_TEST(r.config.request_timeout.count() == 2000);
+    BOOST_TEST(r.config.drain_timeout.count() == 180000);
+    BOOST_TEST(r.config.upstream_timeout.count() == 7000);
+}
+
+BOOST_AUTO_TEST_CASE(listen_forms) {
+    const auto v6 = parse({"--listen", "[::1]:8080"});
+    BOOST_TEST(v6.error.empty(), v6.error);
+    BOOST_TEST(v6.config.listen_host == "::1");
+    BOOST_TEST(v6.config.listen_port == 8080);
+
+    const auto any6 = parse({"--listen=[::]:0"});
+    BOOST_TEST(any6.error.empty(), any6.error);
+    BOOST_TEST(any6.config.listen_host == "::");
+    BOOST_TEST(any6.config.listen_port == 0);
+
+    const auto local = parse({"--listen", "localhost:8080"});
+    BOOST_TEST(local.error.empty(), local.error);
+    BOOST_TEST(local.config.listen_host == "127.0.0.1");
+    BOOST_TEST(local.config.listen_port == 8080);
+
+    const auto any = parse({"--listen", "0.0.0.0:0"});
+    BOOST_TEST(any.error.empty());
+    BOOST_TEST(any.config.listen_host == "0.0.0.0");
+    BOOST_TEST(any.config.listen_port == 0);
+
+    const auto top = parse({"--listen", "10.0.0.1:65535"});
+    BOOST_TEST(top.error.empty());
+    BOOST_TEST(top.config.listen_port == 65535);
+
+    // A failed --listen leaves nothing half-applied.
+    const auto failed = parse({"--listen", "1.2.3.4:99999"});
+    BOOST_TEST(!failed.error.empty());
+    BOOST_TEST(failed.config.listen_host == "127.0.0.1");
+}
+
+BOOST_AUTO_TEST_CASE(usage_names_every_flag_and_variable) {
+    const std::string usage = shim::serve::serve_usage();
+    std::vector<std::string> flags;
+    for (const auto& f : flag_cases())
+        flags.push_back(f.flag);
+    BOOST_TEST(flags.size() == 18u);
+    for (const auto& flag : flags) {
+        BOOST_TEST(contains(usage, "--" + flag + " "), flag);
+        BOOST_TEST(contains(usage, env_name(flag)), env_name(flag));
+    }
+    BOOST_TEST(contains(usage, "--help"));
+    BOOST_TEST(contains(usage, "-h"));
+    // Every SIGMA_SHIM_ name the usage shows is one of ours (no stale variable names).
+    for (std::size_t at = usage.find("SIGMA_SHIM_"); at != std::string::npos;
+         at = usage.find("SIGMA_SHIM_", at + 1)) {
+        const auto end = usage.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ_", at);
+        const std::string name = usage.substr(at, end - at);
+        const bool known =
+            std::any_of(flags.begin(), flags.end(), [&](const auto& f) { return env_name(f) == name; });
+        BOOST_TEST(known, name);
+    }
+    // And every flag and variable the usage shows is accepted.
+    for (const auto& f : flag_cases()) {
+        BOOST_TEST(parse({"--" + f.flag, f.value}).error.empty(), f.flag);
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
