@@ -321,10 +321,10 @@ class Configuration(ShimTestCase):
         from harness import SOURCE_DIR, convert
         demo = os.path.join(SOURCE_DIR, "shim", "demo")
         code, want, err = convert(os.path.join(demo, "files", F568 + ".json"),
-                                  [os.path.join(demo, "behaviours", F568 + ".json")], form="relationship",
-                                  rules=os.path.join(demo, "sigma_rules"))
+                                  [os.path.join(demo, "behaviours", F568 + ".json")], form="relationship")
         self.assertEqual(code, 0, err)
-        shim = Shim(["--upstream", "demo"], env=child_env(VT_API_KEY=API_KEY))
+        # The demo upstream needs no key: the client sends none and none is configured.
+        shim = Shim(["--upstream", "demo"], env=child_env())
         shim.start()
         self.addCleanup(shim.__exit__, None, None, None)
         status, headers, body = shim.request("GET", "/api/v3/files/%s/sigma_analysis" % F568)
