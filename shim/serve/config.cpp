@@ -48,9 +48,9 @@ Option number_option(std::string_view name, std::string_view help, std::string_v
 }
 
 Option duration_option(std::string_view name, std::string_view help, std::string_view default_text,
-                       Duration ServeConfig::*field) {
+                       Duration ServeConfig::*field, bool zero_allowed = false) {
     return {name, "DURATION", help, default_text, [=](ServeConfig& c, std::string_view v) {
-                return parse_duration(v, c.*field) && (c.*field).count() > 0
+                return parse_duration(v, c.*field) && (zero_allowed || (c.*field).count() > 0)
                            ? std::string()
                            : bad(name, v, "expected a duration such as 30s, 500ms or 2m");
             }};
@@ -92,8 +92,8 @@ const std::vector<Option>& options() {
     static const std::vector<Option> all = {
         {"listen", "HOST:PORT", "address to serve on; a port of 0 picks a free one (the log says which)",
          "127.0.0.1:8080", apply_listen},
-        {"upstream", "URL", "the VirusTotal API: https://host[:port], http://host[:port], or demo (the bundled "
-                            "sample objects, no network, no key)",
+        {"upstream", "URL", "the VirusTotal API: https://host[:port], http://host[:port], demo (the bundled "
+                            "sample objects, no network, no key) or dir:DIR (a folder written by --record)",
          "https://www.virustotal.com",
          [](ServeConfig& c, std::string_view v) {
              std::string error;
@@ -140,6 +140,31 @@ const std::vector<Option>& options() {
              c.api_key_env = v;
              return std::string();
          }},
+        number_option<std::size_t>("cache-bytes", "memory for cached upstream objects (least recently used go first)",
+                                   "268435456", &ServeConfig::cache_bytes, 0, std::size_t(1) << 40),
+        duration_option("cache-ttl", "how long a cached File or behaviour object is fresh", "1h",
+                        &ServeConfig::cache_ttl),
+        duration_option("negative-ttl", "how long a cached NotFoundError is fresh", "10m", &ServeConfig::negative_ttl),
+        duration_option("rule-cache-ttl", "how long a cached sigma_rule object is fresh (shared by every key)", "24h",
+                        &ServeConfig::rule_cache_ttl),
+        duration_option("stale-if-error", "how old a cached copy may be and still be served when the upstream fails",
+                        "24h", &ServeConfig::stale_if_error, true),
+        number_option<unsigned>("quota-per-minute", "upstream requests per key per minute (0: no limit)", "0",
+                                &ServeConfig::quota_per_minute, 0, 1000000),
+        number_option<unsigned>("quota-per-day", "upstream requests per key per UTC day (0: no limit)", "0",
+                                &ServeConfig::quota_per_day, 0, 100000000),
+        duration_option("quota-wait", "how long a request may wait for quota before a local 429", "0s",
+                        &ServeConfig::quota_wait, true),
+        number_option<unsigned>("upstream-retries", "retries of an upstream request that failed transiently", "2",
+                                &ServeConfig::upstream_retries, 0, 10),
+        {"record", "DIR", "write every upstream object fetched (File, behaviour pages, sigma_rules) into DIR", "",
+         [](ServeConfig& c, std::string_view v) {
+             std::error_code ec;
+             std::filesystem::create_directories(std::string(v), ec);
+             if (ec || !std::filesystem::is_directory(std::string(v))) return bad("record", v, "cannot create the folder");
+             c.record_dir = v;
+             return std::string();
+         }},
         {"log-level", "LEVEL", "debug, info, warn or error", "info",
          [](ServeConfig& c, std::string_view v) {
              const auto level = ops::parse_log_level(v);
@@ -168,13 +193,24 @@ bool parse_duration(std::string_view text, Duration& out) {
     if (unit == "ms") out = Duration(n);
     else if (unit == "s") out = Duration(n * 1000);
     else if (unit == "m") out = Duration(n * 60'000);
+    else if (unit == "h") out = Duration(n * 3'600'000);
     else return false;
     return true;
 }
 
 bool parse_upstream(std::string_view text, UpstreamAddress& out, std::string& error) {
     if (text == "demo") {
-        out = UpstreamAddress{true, false, "demo", "", "demo"};
+        out = UpstreamAddress{true, "", false, "demo", "", "demo"};
+        return true;
+    }
+    if (text.starts_with("dir:")) {
+        const std::string dir(text.substr(4));
+        std::error_code ec;
+        if (dir.empty() || !std::filesystem::is_directory(dir, ec)) {
+            error = "dir: needs a folder that exists";
+            return false;
+        }
+        out = UpstreamAddress{true, dir, false, "dir", "", "dir:" + dir};
         return true;
     }
     const auto url = boost::urls::parse_absolute_uri(text);

@@ -16,7 +16,8 @@ using Duration = std::chrono::milliseconds;
 
 // Where upstream requests go: VirusTotal (or a test upstream) over HTTPS or HTTP, or the bundled demo data.
 struct UpstreamAddress {
-    bool demo = false;
+    bool demo = false;  // the bundled objects, or the folder in `dir`, served in-process
+    std::string dir;    // dir:DIR: a recorded folder (see --record)
     bool tls = true;
     std::string host;   // as in the Host header and SNI
     std::string port;   // "443" when not given
@@ -43,6 +44,18 @@ struct ServeConfig {
     sigma_analysis::ContextMode match_context = sigma_analysis::ContextMode::all;
     std::string api_key_env = "VT_API_KEY";
     ops::LogLevel log_level = ops::LogLevel::info;
+
+    // Upstream economy: cache, stale copies, quota and retries.
+    std::size_t cache_bytes = 256u << 20;
+    Duration cache_ttl{std::chrono::hours(1)};
+    Duration negative_ttl{std::chrono::minutes(10)};
+    Duration rule_cache_ttl{std::chrono::hours(24)};
+    Duration stale_if_error{std::chrono::hours(24)};
+    unsigned quota_per_minute = 0; // 0: no limit
+    unsigned quota_per_day = 0;
+    Duration quota_wait{0};
+    unsigned upstream_retries = 2;
+    std::string record_dir; // --record: every upstream object fetched is written here
 };
 
 struct ConfigResult {
@@ -58,10 +71,10 @@ ConfigResult parse_serve_config(std::span<const std::string> args,
 
 std::string serve_usage();
 
-// Parses "https://host[:port]" or "http://host[:port]" (no path), or "demo".
+// Parses "https://host[:port]" or "http://host[:port]" (no path), "demo", or "dir:DIR".
 bool parse_upstream(std::string_view text, UpstreamAddress& out, std::string& error);
 
-// Parses "90", "90s", "500ms", "2m".
+// Parses "90", "90s", "500ms", "2m", "1h".
 bool parse_duration(std::string_view text, Duration& out);
 
 } // namespace shim::serve

@@ -1,8 +1,8 @@
 #include "serve/demo_upstream.hpp"
 
 #include "serve/demo_data.hpp"
+#include "serve/replay_catalog.hpp"
 #include "sigma_analysis/errors.hpp"
-#include "sigma_analysis/file_id.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -14,7 +14,12 @@
 #include <boost/beast/http.hpp>
 #include <boost/json/parse.hpp>
 
-#include <map>
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <vector>
 
 namespace shim::serve {
 namespace {
@@ -23,77 +28,58 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace json = boost::json;
+namespace fs = std::filesystem;
 using asio::ip::tcp;
 
-struct Catalog {
-    std::map<std::string, std::string_view, std::less<>> files;      // any hash of the file -> File object
-    std::map<std::string, std::string, std::less<>> sha256_of;       // any hash -> sha256
-    std::map<std::string, std::string_view, std::less<>> behaviours; // sha256 -> behaviour page
-    std::map<std::string, std::string_view, std::less<>> rules;      // rule id -> sigma_rule object
-};
-
-std::string_view stem(std::string_view path) {
-    const auto slash = path.rfind('/');
-    auto name = path.substr(slash + 1);
-    return name.substr(0, name.rfind('.'));
-}
-
-Catalog load_catalog() {
-    Catalog c;
-    for (const auto& object : demo_objects()) {
-        if (object.path.starts_with("files/")) {
-            const auto doc = json::parse(object.json);
-            const auto& attributes = doc.at("data").at("attributes").as_object();
-            const std::string sha256(stem(object.path));
-            for (const char* hash : {"sha256", "sha1", "md5"}) {
-                if (const auto* v = attributes.if_contains(hash); v && v->is_string()) {
-                    c.files[std::string(v->get_string())] = object.json;
-                    c.sha256_of[std::string(v->get_string())] = sha256;
-                }
-            }
-            c.files[sha256] = object.json;
-            c.sha256_of[sha256] = sha256;
-        } else if (object.path.starts_with("behaviours/")) {
-            c.behaviours[std::string(stem(object.path))] = object.json;
-        } else if (object.path.starts_with("sigma_rules/")) {
-            c.rules[std::string(stem(object.path))] = object.json;
-        }
-    }
+ReplayCatalog bundled_catalog() {
+    ReplayCatalog c;
+    for (const auto& object : demo_objects()) c.add(object.path, std::string(object.json));
     return c;
 }
 
-std::pair<unsigned, std::string> answer(const Catalog& c, std::string_view target) {
-    const auto path = target.substr(0, target.find('?'));
-    auto not_found = [&] {
-        return std::pair<unsigned, std::string>{
-            404, sigma_analysis::error_body("NotFoundError", "\"" + std::string(path) + "\" not found in the demo data")};
-    };
-    std::vector<std::string_view> seg;
-    for (std::size_t at = 1; at <= path.size();) {
-        const auto next = path.find('/', at);
-        seg.push_back(path.substr(at, next == std::string_view::npos ? std::string_view::npos : next - at));
-        if (next == std::string_view::npos) break;
-        at = next + 1;
-    }
-    if (seg.size() < 4 || seg[0] != "api" || seg[1] != "v3") return not_found();
-    const std::string id = sigma_analysis::to_lower_ascii(seg[3]);
-    if (seg[2] == "sigma_rules" && seg.size() == 4) {
-        if (const auto it = c.rules.find(id); it != c.rules.end()) return {200, std::string(it->second)};
-        return not_found();
-    }
-    if (seg[2] != "files") return not_found();
-    const auto sha = c.sha256_of.find(id);
-    if (sha == c.sha256_of.end()) return not_found();
-    if (seg.size() == 4) return {200, std::string(c.files.at(id))};
-    if (seg.size() == 5 && seg[4] == "behaviours") {
-        if (const auto it = c.behaviours.find(sha->second); it != c.behaviours.end()) return {200, std::string(it->second)};
-        return {200, R"({"data":[],"links":{"self":"https://www.virustotal.com/api/v3/files/)" + sha->second +
-                         R"(/behaviours"},"meta":{"count":0}})"};
-    }
-    return not_found();
+// Reads one recorded object; every failure names the file.
+std::string read_object(const fs::path& file) {
+    std::error_code ec;
+    if (!fs::is_regular_file(file, ec)) throw std::runtime_error(file.string() + " is not a regular file");
+    std::ifstream in(file, std::ios::binary);
+    std::ostringstream bytes;
+    if (in) bytes << in.rdbuf();
+    if (!in) throw std::runtime_error("cannot read " + file.string());
+    std::string text = std::move(bytes).str();
+    boost::system::error_code parse_error;
+    (void)json::parse(text, parse_error);
+    if (parse_error) throw std::runtime_error(file.string() + " is not JSON: " + parse_error.message());
+    return text;
 }
 
-asio::awaitable<void> serve_demo_connection(tcp::socket socket, const Catalog& catalog) {
+ReplayCatalog recorded_catalog(const std::string& dir) {
+    const fs::path root(dir);
+    std::error_code ec;
+    if (!fs::is_directory(root, ec)) {
+        throw std::runtime_error("the recorded folder " + dir + " cannot be read" + (ec ? ": " + ec.message() : ""));
+    }
+    std::vector<std::string> paths; // relative, sorted: the catalog is the same whatever the listing order
+    for (const char* kind : {"files", "behaviours", "sigma_rules"}) {
+        const fs::path folder = root / kind;
+        if (!fs::exists(folder, ec)) {
+            if (ec) throw std::runtime_error("cannot read " + folder.string() + ": " + ec.message());
+            continue; // a recording need not hold every kind
+        }
+        if (!fs::is_directory(folder, ec)) throw std::runtime_error(folder.string() + " is not a folder");
+        fs::directory_iterator it(folder, ec), last;
+        for (; !ec && it != last; it.increment(ec)) {
+            const auto name = it->path().filename().string();
+            if (name.size() > 5 && name.ends_with(".json")) paths.push_back(std::string(kind) + "/" + name);
+        }
+        if (ec) throw std::runtime_error("cannot list " + folder.string() + ": " + ec.message());
+    }
+    std::sort(paths.begin(), paths.end());
+    ReplayCatalog c;
+    for (const auto& relative : paths) c.add(relative, read_object(root / relative));
+    return c;
+}
+
+asio::awaitable<void> serve_demo_connection(tcp::socket socket, const ReplayCatalog& catalog) {
     beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer;
     boost::system::error_code ec;
@@ -105,7 +91,7 @@ asio::awaitable<void> serve_demo_connection(tcp::socket socket, const Catalog& c
         if (ec) break;
         const auto& req = parser.get();
         auto [status, body] = req.method() == http::verb::get
-                                  ? answer(catalog, req.target())
+                                  ? catalog.answer(req.target())
                                   : std::pair<unsigned, std::string>{
                                         405, sigma_analysis::error_body("NotAllowedError",
                                                                         "the demo upstream answers GET only")};
@@ -121,7 +107,7 @@ asio::awaitable<void> serve_demo_connection(tcp::socket socket, const Catalog& c
     stream.socket().shutdown(tcp::socket::shutdown_both, ec);
 }
 
-asio::awaitable<void> demo_accept_loop(tcp::acceptor& acceptor, const Catalog& catalog) {
+asio::awaitable<void> demo_accept_loop(tcp::acceptor& acceptor, const ReplayCatalog& catalog) {
     for (;;) {
         boost::system::error_code ec;
         auto socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
@@ -137,12 +123,13 @@ asio::awaitable<void> demo_accept_loop(tcp::acceptor& acceptor, const Catalog& c
 } // namespace
 
 struct DemoUpstream::Impl {
-    explicit Impl(asio::io_context& ioc) : acceptor(asio::make_strand(ioc)), catalog(load_catalog()) {}
+    Impl(asio::io_context& ioc, const std::string& dir)
+        : acceptor(asio::make_strand(ioc)), catalog(dir.empty() ? bundled_catalog() : recorded_catalog(dir)) {}
     tcp::acceptor acceptor;
-    Catalog catalog;
+    ReplayCatalog catalog;
 };
 
-DemoUpstream::DemoUpstream(asio::io_context& ioc) : impl_(std::make_unique<Impl>(ioc)) {}
+DemoUpstream::DemoUpstream(asio::io_context& ioc, std::string dir) : impl_(std::make_unique<Impl>(ioc, dir)) {}
 DemoUpstream::~DemoUpstream() = default;
 
 std::uint16_t DemoUpstream::start() {

@@ -103,8 +103,13 @@ asio::awaitable<HttpAnswer> LegacyHandler::reconstruct(const LegacyRequest& requ
         const std::string file_path = "/api/v3/files/" + id;
         std::size_t calls = 0;
         auto fetch = [&](const std::string& target) {
-            ++calls;
             return upstream_.get(UpstreamRequest{target, request.api_key, request.request_id});
+        };
+        // The answer's X-Sigma-Shim-Cache: the worst of what the cache layers did for its fetches.
+        upstream::CacheStatus worst = upstream::CacheStatus::bypass;
+        auto note_cache = [&](const UpstreamResponse& r) {
+            worst = std::max(worst, r.cache);
+            if (r.cache == upstream::CacheStatus::miss || r.cache == upstream::CacheStatus::stale) ++calls;
         };
 
         // The File object and the first behaviour page at the same time.
@@ -116,9 +121,12 @@ asio::awaitable<HttpAnswer> LegacyHandler::reconstruct(const LegacyRequest& requ
         } else {
             file_response = co_await fetch(route.file_target);
         }
+        note_cache(file_response);
+        if (config_.behaviour_pages > 0) note_cache(first_page);
         auto fail = [&](const UpstreamResponse& r, std::string_view what) {
             HttpAnswer a = upstream_error(r, what);
             a.upstream_calls = calls;
+            a.set("X-Sigma-Shim-Cache", std::string(upstream::cache_status_name(worst)));
             return a;
         };
         if (file_response.failure != Failure::none || file_response.status != 200) {
@@ -162,6 +170,7 @@ asio::awaitable<HttpAnswer> LegacyHandler::reconstruct(const LegacyRequest& requ
             }
             const std::string next_target = behaviours_target(file_path, cursor);
             page_response = co_await fetch(next_target);
+            note_cache(page_response);
         }
 
         // sigma_rule objects, when the form or the match-context mode needs them; a rule that cannot be had
@@ -189,6 +198,7 @@ asio::awaitable<HttpAnswer> LegacyHandler::reconstruct(const LegacyRequest& requ
                 co_await group.async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
             }
             for (const auto& r : responses) {
+                note_cache(r);
                 if (r.failure != Failure::none || r.status != 200) continue;
                 const auto& doc = rule_docs.emplace_back(parse_body(r.body, ec));
                 if (ec) continue;
@@ -213,6 +223,7 @@ asio::awaitable<HttpAnswer> LegacyHandler::reconstruct(const LegacyRequest& requ
         a.set("Link", "<" + config_.public_base + "/api/v3/files/" + std::string(analysis.sha256) +
                           ">; rel=\"successor-version\"");
         a.set("X-Sigma-Shim-Fidelity", rendered.partial ? "partial" : "full");
+        a.set("X-Sigma-Shim-Cache", std::string(upstream::cache_status_name(worst)));
         co_return a;
     }
 }

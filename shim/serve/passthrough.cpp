@@ -183,6 +183,7 @@ asio::awaitable<RelayOutcome> relay(beast::tcp_stream& client, beast::flat_buffe
     // The answer, relayed as it comes: status, end-to-end headers and body bytes (compressed stays compressed).
     const auto& upstream_answer = answer->get();
     const unsigned status = upstream_answer.result_int();
+    out.retry_after = upstream_answer[http::field::retry_after];
     const bool body_expected =
         method != http::verb::head && status != 204 && status != 304 && (status < 100 || status >= 200);
     http::response<http::buffer_body> res;
@@ -194,6 +195,7 @@ asio::awaitable<RelayOutcome> relay(beast::tcp_stream& client, beast::flat_buffe
         res.set(http::field::content_length, upstream_answer[http::field::content_length]);
     }
     res.set("X-Sigma-Shim", "passthrough");
+    res.set("X-Sigma-Shim-Cache", "bypass");
     res.set("X-Request-Id", request.request_id);
     bool keep_alive = client_keep_alive && !state.draining.load();
     if (body_expected) {

@@ -16,6 +16,7 @@ struct RelayOutcome {
     bool answered = false;        // false: nothing was written to the client; the caller sends `local_error`
     std::string local_error_code; // TransientError or DeadlineExceededError, when !answered
     std::string note;             // for the log line
+    std::string retry_after;      // the upstream's Retry-After, for the quota guard
     std::uint64_t bytes_to_client = 0;   // header and body bytes written to the client
     std::uint64_t bytes_from_client = 0; // request body bytes read from the client
 };

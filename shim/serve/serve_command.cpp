@@ -5,8 +5,14 @@
 #include "serve/legacy_handler.hpp"
 #include "serve/metered_upstream.hpp"
 #include "serve/server.hpp"
+#include "economy/byte_lru.hpp"
+#include "upstream/cache_upstream.hpp"
+#include "upstream/coalescing_upstream.hpp"
 #include "upstream/connection_pool.hpp"
 #include "upstream/http_upstream.hpp"
+#include "upstream/quota_upstream.hpp"
+#include "upstream/recording_upstream.hpp"
+#include "upstream/retry_upstream.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -66,7 +72,12 @@ int run_serve(std::span<const std::string> args) {
     asio::io_context ioc(static_cast<int>(config.threads));
     std::unique_ptr<DemoUpstream> demo;
     if (config.upstream.demo) {
-        demo = std::make_unique<DemoUpstream>(ioc);
+        try {
+            demo = std::make_unique<DemoUpstream>(ioc, config.upstream.dir);
+        } catch (const std::exception& e) {
+            std::cerr << "sigma-shim serve: --upstream " << config.upstream.origin << ": " << e.what() << "\n";
+            return 2;
+        }
         config.upstream.host = "127.0.0.1";
         config.upstream.port = std::to_string(demo->start());
     }
@@ -79,11 +90,24 @@ int run_serve(std::span<const std::string> args) {
                   << "): " << e.what() << "\n";
         return 2;
     }
+    // The upstream chain, each layer one job: coalescing > cache > retry > quota > record > metrics > client.
+    // The quota sits below the cache, so a cache hit spends none of it.
     upstream::HttpUpstream client(*pool, config.upstream_timeout, config.upstream_max_body_bytes);
     MeteredUpstream metered(client, metrics);
-    LegacyHandler legacy(metered, config);
+    std::unique_ptr<upstream::RecordingUpstream> recording;
+    upstream::Upstream* below_quota = &metered;
+    if (!config.record_dir.empty()) {
+        recording = std::make_unique<upstream::RecordingUpstream>(metered, config.record_dir, log);
+        below_quota = recording.get();
+    }
+    upstream::QuotaUpstream quota(*below_quota, config, metrics);
+    upstream::RetryUpstream retry(quota, config.upstream_retries, metrics);
+    economy::ByteLru lru(config.cache_bytes);
+    upstream::CacheUpstream cache(retry, config, metrics, lru);
+    upstream::CoalescingUpstream coalescing(cache, metrics);
+    LegacyHandler legacy(coalescing, config);
     const char* server_key = std::getenv(config.api_key_env.c_str());
-    ServerState state{config, log, metrics, *pool, legacy, server_key ? server_key : "", {}, {}};
+    ServerState state{config, log, metrics, *pool, legacy, quota, lru, server_key ? server_key : "", {}, {}};
 
     Server server(ioc, state);
     asio::ip::tcp::endpoint bound;
@@ -97,7 +121,7 @@ int run_serve(std::span<const std::string> args) {
     server.start();
     log.write(ops::LogLevel::info, "listening",
               {{"address", endpoint_text(bound)},
-               {"upstream", config.upstream.demo ? std::string("demo") : config.upstream.origin},
+               {"upstream", config.upstream.origin},
                {"threads", static_cast<std::int64_t>(config.threads)},
                {"server_key", state.server_key.empty() ? std::string("none") : std::string("configured")}});
 

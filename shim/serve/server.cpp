@@ -5,6 +5,7 @@
 #include "serve/passthrough.hpp"
 #include "serve/router.hpp"
 #include "serve/shim_endpoints.hpp"
+#include "upstream/quota_upstream.hpp"
 #include "util/gzip.hpp"
 #include "util/key_hash.hpp"
 
@@ -97,6 +98,7 @@ asio::awaitable<std::size_t> write_answer(beast::tcp_stream& stream, HttpAnswer&
     http::response<http::string_body> res{static_cast<http::status>(answer.status), facts.version};
     for (auto& [name, value] : answer.headers) res.insert(name, value);
     res.set("X-Request-Id", facts.request_id);
+    if (res.find("X-Sigma-Shim-Cache") == res.end()) res.set("X-Sigma-Shim-Cache", "bypass");
     if (facts.accepts_gzip && !answer.body.empty()) {
         res.body() = util::gzip(answer.body);
         res.set(http::field::content_encoding, "gzip");
@@ -185,7 +187,9 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream, ServerState& st
         } else if (route.route_class == RouteClass::invalid) {
             answer = error_answer("InvalidArgumentError", route.error);
         } else if (route.route_class == RouteClass::shim) {
-            answer = answer_shim_endpoint(route, st);
+            error_code peer_ec;
+            const auto peer = stream.socket().remote_endpoint(peer_ec);
+            answer = answer_shim_endpoint(route, st, !peer_ec && peer.address().is_loopback());
         } else if (needs_key && facts.key.empty()) {
             answer = error_answer("AuthenticationRequiredError",
                                   "an API key is required: send x-apikey, or configure one with --api-key-env");
@@ -194,9 +198,17 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream, ServerState& st
             // Arguments are named, not temporaries: GCC 12 mishandles temporaries inside a co_await expression.
             const LegacyRequest legacy_request{route, facts.key, facts.request_id};
             answer = co_await st.legacy.handle(legacy_request);
+        } else if (auto refused = co_await st.quota.admit(facts.key)) {
+            answer.status = refused->status;
+            answer.body = refused->body;
+            answer.set("Content-Type", "application/json; charset=utf-8");
+            answer.set("Retry-After", refused->retry_after);
+            answer.set("X-Sigma-Shim", "passthrough");
+            if (has_body) keep_alive = false;
         } else {
             const RelayRequest relay_request{facts.key, facts.request_id};
             const auto outcome = co_await relay(stream, buffer, parser, relay_request, st);
+            st.quota.observe(facts.key, outcome.status, outcome.retry_after);
             st.metrics.inc("sigma_shim_received_bytes_total", {}, static_cast<double>(outcome.bytes_from_client));
             st.metrics.inc("sigma_shim_sent_bytes_total", {}, static_cast<double>(outcome.bytes_to_client));
             if (outcome.answered) {
@@ -244,6 +256,8 @@ asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, asio::io_context& ioc
             co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
             continue;
         }
+        // Headers and bodies leave in separate writes: without this, Nagle and delayed ACKs add 40 ms.
+        socket.set_option(tcp::no_delay(true), ec);
         auto executor = socket.get_executor();
         asio::co_spawn(executor, guarded(beast::tcp_stream(std::move(socket)), st), asio::detached);
     }

@@ -9,8 +9,12 @@
 
 namespace shim::upstream {
 class ConnectionPool;
-class Upstream;
+class QuotaUpstream;
 } // namespace shim::upstream
+
+namespace shim::economy {
+class ByteLru;
+} // namespace shim::economy
 
 namespace shim::serve {
 
@@ -22,6 +26,8 @@ struct ServerState {
     ops::Metrics& metrics;
     upstream::ConnectionPool& pool;
     LegacyHandler& legacy;
+    upstream::QuotaUpstream& quota; // pass-through spends quota too
+    const economy::ByteLru& cache;  // for /_shim/cache
     std::string server_key; // from --api-key-env; used when a client sends no x-apikey
     std::atomic<bool> draining{false};
     std::atomic<long> in_flight{0};

@@ -6,6 +6,7 @@
 
 namespace shim::serve {
 
-HttpAnswer answer_shim_endpoint(const Route& route, ServerState& state);
+// `loopback_peer`: the client connects from the loopback range; /_shim/cache answers only those.
+HttpAnswer answer_shim_endpoint(const Route& route, ServerState& state, bool loopback_peer);
 
 } // namespace shim::serve

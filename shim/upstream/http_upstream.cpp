@@ -127,6 +127,7 @@ asio::awaitable<std::unique_ptr<Connection>> ConnectionPool::connect(Clock::time
         error = {ec == beast::error::timeout, "cannot connect to the upstream: " + ec.message()};
         co_return nullptr;
     }
+    conn->tcp().socket().set_option(tcp::no_delay(true), ec); // requests go out as header, then body
     if (auto* tls = std::get_if<Connection::Tls>(&conn->stream)) {
         SSL* ssl = tls->native_handle();
         X509_VERIFY_PARAM* param = SSL_get0_param(ssl);

@@ -13,6 +13,11 @@ struct UpstreamRequest {
     std::string request_id; // sent as X-Request-Id
 };
 
+// What the cache layers did for an answer, best first: a reconstruction reports the worst of its fetches.
+enum class CacheStatus { bypass, hit, coalesced, miss, stale };
+
+std::string_view cache_status_name(CacheStatus status);
+
 enum class Failure {
     none,
     transient, // unreachable, reset, TLS refused, malformed or oversized answer: 503 TransientError
@@ -26,6 +31,7 @@ struct UpstreamResponse {
     std::string retry_after;  // the upstream's Retry-After, if any
     Failure failure = Failure::none;
     std::string failure_detail; // for logs and the error message; never holds the key
+    CacheStatus cache = CacheStatus::miss;
 };
 
 class Upstream {

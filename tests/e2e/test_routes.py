@@ -223,7 +223,7 @@ class RoutesBase(ShimTestCase):
         self.up = up
         for mode in ("all", "rule-fields"):
             with self.subTest(mode=mode):
-                shim = self.start_shim(*self.shim_args("--match-context", mode), up=up)
+                shim = self.start_shim(*self.shim_args("--match-context", mode, "--cache-bytes", "0"), up=up)
                 self.run_all_forms(shim, [DOCS_REL, F568], match_context=mode)
                 status, headers, body = self.get(shim, "/api/v3/files/%s/sigma_analysis" % DOCS_REL)
                 contexts = [m["match_context"] for m in json.loads(body)["data"]["attributes"]["rule_matches"]

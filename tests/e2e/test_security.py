@@ -65,7 +65,8 @@ class ApiKeys(ShimTestCase):
             self.assertEqual(r.header("x-apikey"), API_KEY)
 
     def test_key_never_appears_in_logs_metrics_or_errors(self):
-        shim = self.start_shim("--log-level", "debug", key=API_KEY)
+        # No cache: each request must reach the upstream (and its errors) for the key to have a chance to leak.
+        shim = self.start_shim("--log-level", "debug", "--cache-bytes", "0", key=API_KEY)
         self.up.set_canned("/api/v3/files/" + "ab" * 32, 503, "<html>down</html>", content_type="text/html")
         bodies = []
         unknown = hashlib.sha256(b"unknown").hexdigest()
@@ -183,7 +184,7 @@ class UpstreamTls(ShimTestCase):
 class UpstreamFailures(ShimTestCase):
 
     def test_html_upstream_is_503(self):
-        shim = self.start_shim()
+        shim = self.start_shim("--cache-bytes", "0", "--upstream-retries", "0")
         for status_up in (500, 200, 502):
             for target in ("/api/v3/files/" + F912, "/api/v3/files/%s/behaviours" % F912):
                 with self.subTest(status=status_up, target=target):
@@ -194,9 +195,10 @@ class UpstreamFailures(ShimTestCase):
                         self.assertVtError(status, decoded(headers, body), 503, "TransientError")
 
     def test_vt_error_from_upstream_is_relayed(self):
-        shim = self.start_shim()
         for status_up, code in ((429, "QuotaExceededError"), (403, "ForbiddenError"), (401, "WrongCredentialsError")):
             with self.subTest(code=code):
+                # A shim per case: an upstream 429 marks the key exhausted for the next minute.
+                shim = self.start_shim("--cache-bytes", "0")
                 self.up.reset()
                 self.up.set_canned("/api/v3/files/" + F912, status_up, vt.vt_error(code, "from upstream"))
                 status, headers, body = shim.request("GET", LEGACY)
@@ -215,7 +217,7 @@ class UpstreamFailures(ShimTestCase):
             self.assertVtError(status, decoded(headers, body), 503, "TransientError")
 
     def test_slow_upstream_is_504(self):
-        shim = self.start_shim("--upstream-timeout", "1s")
+        shim = self.start_shim("--upstream-timeout", "1s", "--upstream-retries", "0")
         self.up.set_delay(6)
         for path in (LEGACY, "/api/v3/files/%s/relationships/sigma_analysis" % F912, PASSTHROUGH):
             with self.subTest(path=path):

@@ -123,6 +123,30 @@ class Dataset:
             existing = list(self.behaviours.get(sha256.lower(), []))
         self.set_behaviours(sha256, existing + list(items))
 
+    def add_clone(self, source, tag):
+        """Adds a copy of the File `source` (any of its ids) under new, distinct SHA-256, SHA-1 and MD5 derived
+        from `tag`, with the source's behaviours; returns (sha256, sha1, md5). For tests that need many files."""
+        src_sha256, obj = self.file(source)
+        if obj is None:
+            raise KeyError(source)
+        seed = ("sigma-shim clone %s %s" % (src_sha256, tag)).encode("utf-8")
+        sha256 = hashlib.sha256(seed).hexdigest()
+        sha1 = hashlib.sha1(seed).hexdigest()
+        md5 = hashlib.md5(seed).hexdigest()
+        obj = copy.deepcopy(obj)
+        obj["id"] = sha256
+        attrs = obj.setdefault("attributes", {})
+        attrs.update({"sha256": sha256, "sha1": sha1, "md5": md5})
+        if isinstance(obj.get("links"), dict):
+            obj["links"]["self"] = "https://www.virustotal.com/api/v3/files/" + sha256
+        self.add_file(obj)
+        behaviours = copy.deepcopy(self.behaviour_list(src_sha256))
+        for b in behaviours:
+            if isinstance(b, dict) and isinstance(b.get("id"), str) and "_" in b["id"]:
+                b["id"] = sha256 + "_" + b["id"].split("_", 1)[1]
+        self.set_behaviours(sha256, behaviours)
+        return sha256, sha1, md5
+
     def add_rule(self, obj):
         obj = _unwrap(obj)
         with self._lock:
@@ -245,6 +269,12 @@ class Handler(BaseHTTPRequestHandler):
     @property
     def up(self):
         return self.server.upstream
+
+    @property
+    def disable_nagle_algorithm(self):
+        # StreamRequestHandler.setup() sets TCP_NODELAY when this is true (Upstream.tcp_nodelay, off by
+        # default): without it, headers and body written apart meet the client's delayed ACK (~40 ms).
+        return bool(getattr(self.server.upstream, "tcp_nodelay", False))
 
     def _body_chunks(self):
         """The request body in chunks, for Content-Length or chunked transfer coding."""
@@ -500,6 +530,7 @@ class Upstream:
         self.gzip_answers = True
         self.required_key = True      # True: any x-apikey; a string: that key; None: no check
         self.public_origin = "https://www.virustotal.com"
+        self.tcp_nodelay = False      # True: TCP_NODELAY on accepted connections (no ~40 ms delayed-ACK stalls)
         self._lock = threading.Lock()
         self._requests = []
         self._uploads = []

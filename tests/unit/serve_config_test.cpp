@@ -79,6 +79,17 @@ const std::vector<FlagCase>& flag_cases() {
         {"api-key-env", "MY_VT_KEY", [](const ServeConfig& c) { return c.api_key_env == "MY_VT_KEY"; }},
         {"log-level", "debug",
          [](const ServeConfig& c) { return c.log_level == shim::ops::LogLevel::debug; }},
+        {"cache-bytes", "1000", [](const ServeConfig& c) { return c.cache_bytes == 1000; }},
+        {"cache-ttl", "2h", [](const ServeConfig& c) { return c.cache_ttl == 2h; }},
+        {"negative-ttl", "30s", [](const ServeConfig& c) { return c.negative_ttl == 30s; }},
+        {"rule-cache-ttl", "1h", [](const ServeConfig& c) { return c.rule_cache_ttl == 1h; }},
+        {"stale-if-error", "0s", [](const ServeConfig& c) { return c.stale_if_error == 0s; }},
+        {"quota-per-minute", "4", [](const ServeConfig& c) { return c.quota_per_minute == 4; }},
+        {"quota-per-day", "500", [](const ServeConfig& c) { return c.quota_per_day == 500; }},
+        {"quota-wait", "3s", [](const ServeConfig& c) { return c.quota_wait == 3s; }},
+        {"upstream-retries", "0", [](const ServeConfig& c) { return c.upstream_retries == 0; }},
+        {"record", "/tmp/sigma-shim-config-test-record",
+         [](const ServeConfig& c) { return c.record_dir == "/tmp/sigma-shim-config-test-record"; }},
     };
     return all;
 }
@@ -412,7 +423,7 @@ BOOST_AUTO_TEST_CASE(usage_names_every_flag_and_variable) {
     std::vector<std::string> flags;
     for (const auto& f : flag_cases())
         flags.push_back(f.flag);
-    BOOST_TEST(flags.size() == 18u);
+    BOOST_TEST(flags.size() == 28u);
     for (const auto& flag : flags) {
         BOOST_TEST(contains(usage, "--" + flag + " "), flag);
         BOOST_TEST(contains(usage, env_name(flag)), env_name(flag));

@@ -1,0 +1,652 @@
+"""Upstream economy (README "Upstream economy"): coalescing, the cache (positive, negative, stale, LRU within
+its budget), retries, the quota (local and the upstream's 429), record and replay, and `/_shim/cache`.
+
+Every test counts what the upstream double saw, so "0 upstream calls" is a fact, not an inference."""
+
+import http.client
+import json
+import os
+import re
+import socket
+import subprocess
+import threading
+import time
+import sys
+import unittest
+
+# Runnable as `python3 -m unittest tests/e2e/test_economy.py` from the source folder too.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from harness import API_KEY, ShimTestCase, decoded
+
+F568 = "f568a0362c238ebbadca53fd4307dac2fe209ddc6257fd300379ebc3c10261e9"   # demo: file + behaviour page
+F568_MD5 = "2a0ac716254c23667b8a223a6e5f6e13"
+F568_SHA1 = "65a887256974b896d27fe41065be91e029dc389b"
+PS1 = "020876e69dac4b2cb5b75a616dbdac8b913f3cc06fbabd8f8dd3277691ba48b6"    # 17 results, no behaviours
+PS1_MD5 = "6a6761c9563359c6b446c03b946367b5"
+F912 = "f912398cb3542ab704fe917af4a60d4feee21ac577535b10453170f10c6fd6de"
+DOCS_REL = "c8846914b9644d1bff54155ce4d14ef82548c64655c9431ae94d56448bfc7424"
+DOCS_OBJ = "c885691ab568bd5bff581555e1d15ef82558c5a655c9c51ae5bd554b85fc7424"  # rules incl. RULE_5C3E
+RULE_5C3E = "5c3ea6806114163b8cdf5735aeb07e702ab63e0e486f721df84cf675e2b0a04b"
+UNKNOWN = "ab" * 32
+OTHER_KEY = "e2e-Other-ApiKey-0c1d2e3f4a"
+
+CACHE_HEADER = "x-sigma-shim-cache"
+TRANSIENT = {"error": {"code": "TransientError", "message": "try again later"}}
+VT_QUOTA = {"error": {"code": "QuotaExceededError", "message": "Quota exceeded"}}
+
+SERIES = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)')
+LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def relationship(file_id):
+    return "/api/v3/files/%s/sigma_analysis" % file_id
+
+
+def legacy_routes(file_id):
+    """Every legacy route for one id, the list routes also with a window and a cursor."""
+    return ["/api/v3/sigma_analyses/%s" % file_id,
+            "/api/v3/files/%s/sigma_analysis" % file_id,
+            "/api/v3/files/%s/relationships/sigma_analysis" % file_id,
+            "/api/v3/files/%s?relationships=sigma_analysis" % file_id,
+            "/api/v3/sigma_analyses/%s/rules" % file_id,
+            "/api/v3/sigma_analyses/%s/rules?limit=2" % file_id,
+            "/api/v3/sigma_analyses/%s/rules?limit=2&cursor=2" % file_id,
+            "/api/v3/sigma_analyses/%s/relationships/rules" % file_id,
+            "/api/v3/sigma_analyses/%s/relationships/rules?limit=40" % file_id]
+
+
+def metric_samples(shim):
+    status, headers, body = shim.request("GET", "/_shim/metrics")
+    if status != 200:
+        raise AssertionError("/_shim/metrics answered %d" % status)
+    out = []
+    for line in decoded(headers, body).decode().splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = SERIES.match(line)
+        if m:
+            out.append((m.group(1), dict(LABEL.findall(m.group(3) or "")), float(m.group(4))))
+    return out
+
+
+def metric(shim, name, **labels):
+    """The sum of the samples of `name` whose labels include `labels`."""
+    return sum(v for n, l, v in metric_samples(shim)
+               if n == name and all(l.get(k) == want for k, want in labels.items()))
+
+
+class EconomyBase(ShimTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.up.tcp_nodelay = True  # no delayed-ACK stalls in the double: timings are the shim's
+
+    def get(self, shim, path, key=None, timeout=15.0):
+        headers = {"x-apikey": key} if key else {}
+        return shim.request("GET", path, headers=headers, timeout=timeout)
+
+    def calls(self, path=None):
+        """Upstream requests for exactly `path` (no query), or all of them."""
+        reqs = self.up.requests()
+        return len(reqs) if path is None else len([r for r in reqs if r.path == path])
+
+    def cache_state(self, shim):
+        status, headers, body = shim.request("GET", "/_shim/cache")
+        self.assertEqual(status, 200, body[:300])
+        return json.loads(decoded(headers, body))
+
+    def assertCache(self, headers, want, what=""):
+        self.assertEqual(headers.get(CACHE_HEADER), want, "%s: headers %r" % (what, headers))
+
+    def assertLocalQuota429(self, status, headers, body, what=""):
+        self.assertEqual(status, 429, "%s: %r" % (what, body[:300]))
+        doc = json.loads(decoded(headers, body))
+        self.assertEqual(doc.get("error", {}).get("code"), "QuotaExceededError", "%s: %r" % (what, doc))
+        retry_after = headers.get("retry-after")
+        self.assertIsNotNone(retry_after, "%s: a local 429 carries Retry-After: %r" % (what, headers))
+        self.assertRegex(retry_after, r"^[1-9][0-9]*$", what)
+
+
+class Coalescing(EconomyBase):
+
+    N = 50
+
+    def burst(self, shim, path, n):
+        """n requests for path at once, each on its own connection: [(status, headers, body)]."""
+        conns = [shim.connection(timeout=20) for _ in range(n)]
+        for c in conns:
+            c.connect()
+        barrier = threading.Barrier(n)
+        results = [None] * n
+
+        def one(i):
+            try:
+                barrier.wait(10)
+                conns[i].request("GET", path)
+                resp = conns[i].getresponse()
+                results[i] = (resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
+            except Exception as e:  # noqa: BLE001 - reported below
+                results[i] = (None, {}, repr(e).encode())
+            finally:
+                conns[i].close()
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        return results
+
+    def test_concurrent_cold_requests_share_two_upstream_calls_then_hit(self):
+        shim = self.start_shim()
+        self.up.set_delay(0.3)
+        results = self.burst(shim, relationship(F568), self.N)
+        self.up.clear_delay()
+
+        statuses = [r[0] for r in results]
+        self.assertEqual(statuses, [200] * self.N, [r[2][:200] for r in results if r[0] != 200][:3])
+        self.assertEqual(len({r[2] for r in results}), 1, "all answers have the same body")
+        marks = [r[1].get(CACHE_HEADER) for r in results]
+        self.assertLessEqual(set(marks), {"miss", "coalesced"}, marks)
+        self.assertIn("coalesced", marks)
+        self.assertEqual(self.calls(), 2, "50 cold requests: one File call and one behaviour call, got %r"
+                         % self.up.requests())
+        self.assertEqual(self.calls("/api/v3/files/" + F568), 1)
+        self.assertEqual(self.calls("/api/v3/files/%s/behaviours" % F568), 1)
+        self.assertGreater(metric(shim, "sigma_shim_coalesced_requests_total"), 0)
+        self.assertEqual(metric(shim, "sigma_shim_upstream_calls_saved_total"), 2 * self.N - 2,
+                         "100 fetches, 2 upstream calls")
+        body = results[0][2]
+
+        # Within the TTL: a hit, no call.
+        self.up.clear_requests()
+        status, headers, again = self.get(shim, relationship(F568))
+        self.assertEqual(status, 200)
+        self.assertEqual(again, body)
+        self.assertCache(headers, "hit")
+        self.assertEqual(self.calls(), 0, self.up.requests())
+        self.assertGreater(metric(shim, "sigma_shim_cache_requests_total", kind="file", result="hit"), 0)
+
+        # MD5 and SHA-1 of the file once its SHA-256 was fetched: the same entries.
+        for alias in (F568_MD5, F568_SHA1, F568.upper()):
+            with self.subTest(alias=alias):
+                status, headers, data = self.get(shim, relationship(alias))
+                self.assertEqual(status, 200, data[:300])
+                self.assertCache(headers, "hit", alias)
+                self.assertEqual(json.loads(data)["data"], json.loads(body)["data"])
+        self.assertEqual(self.calls(), 0, "aliases of a cached file: %r" % self.up.requests())
+
+        # Another key: entries are kept apart by key, so its own two calls.
+        status, headers, data = self.get(shim, relationship(F568), key=OTHER_KEY)
+        self.assertEqual(status, 200)
+        self.assertEqual(data, body)
+        self.assertCache(headers, "miss", "another key")
+        self.assertEqual(self.calls(), 2, self.up.requests())
+        self.assertEqual({r.header("x-apikey") for r in self.up.requests()}, {OTHER_KEY})
+        status, headers, data = self.get(shim, relationship(F568), key=OTHER_KEY)
+        self.assertCache(headers, "hit", "another key, again")
+        self.assertEqual(self.calls(), 2)
+
+    def test_concurrent_requests_for_an_alias_and_the_sha256(self):
+        # Cold by MD5: 20 concurrent requests make one File call and one behaviour call (by MD5). Then the File
+        # object is known, and README says its MD5 and SHA-1 "lead to the same entries as its SHA-256": a
+        # request by SHA-256 is a hit (the File object and the behaviour page fetched through the MD5).
+        shim = self.start_shim()
+        self.up.set_delay(0.3)
+        results = self.burst(shim, relationship(F568_MD5), 20)
+        self.up.clear_delay()
+        self.assertEqual([r[0] for r in results], [200] * 20)
+        self.assertEqual(self.calls(), 2, self.up.requests())
+        status, headers, body = self.get(shim, relationship(F568))
+        self.assertEqual(status, 200)
+        self.assertEqual(self.calls(), 2, "the SHA-256 after its MD5 was fetched makes no call: %r"
+                         % self.up.requests())
+        self.assertCache(headers, "hit", "the SHA-256 after its MD5 was fetched")
+
+
+class NegativeAndErrors(EconomyBase):
+
+    def test_not_found_is_cached_for_the_negative_ttl(self):
+        shim = self.start_shim("--negative-ttl", "2s")
+        status, headers, body = self.get(shim, relationship(UNKNOWN))
+        body = decoded(headers, body)
+        self.assertVtError(status, body, 404, "NotFoundError")
+        self.assertCache(headers, "miss")
+        first = self.calls()
+        self.assertGreaterEqual(first, 1)
+        self.assertEqual(self.calls("/api/v3/files/" + UNKNOWN), 1)
+
+        t0 = time.monotonic()
+        status, headers, again = self.get(shim, relationship(UNKNOWN))
+        self.assertEqual(status, 404)
+        self.assertEqual(decoded(headers, again), body)
+        self.assertCache(headers, "hit", "404 within --negative-ttl")
+        self.assertEqual(self.calls(), first, "a cached 404 makes no call: %r" % self.up.requests())
+        self.assertLess(time.monotonic() - t0, 1.5)
+
+        time.sleep(2.3)
+        status, headers, body = self.get(shim, relationship(UNKNOWN))
+        self.assertEqual(status, 404)
+        self.assertEqual(self.calls("/api/v3/files/" + UNKNOWN), 2,
+                         "after --negative-ttl the 404 is fetched again: %r" % self.up.requests())
+
+    def test_503_is_never_cached(self):
+        shim = self.start_shim("--upstream-retries", "0")
+        path = "/api/v3/files/" + F568
+        self.up.set_canned(path, 503, TRANSIENT)
+        for i in range(3):
+            status, headers, body = self.get(shim, relationship(F568))
+            self.assertVtError(status, decoded(headers, body), 503, "TransientError")
+            self.assertEqual(self.calls(path), i + 1, "request %d: %r" % (i + 1, self.up.requests()))
+        self.assertEqual(metric(shim, "sigma_shim_upstream_retries_total"), 0)
+        # Once the upstream recovers, the answer comes (and nothing stale or negative was kept).
+        self.up.reset()
+        status, headers, body = self.get(shim, relationship(F568))
+        self.assertEqual(status, 200, body[:300])
+        self.assertEqual(self.calls(path), 1)
+
+    def test_503_is_retried(self):
+        shim = self.start_shim("--upstream-retries", "2")
+        path = "/api/v3/files/" + F568
+        self.up.set_canned(path, 503, TRANSIENT)
+        t0 = time.monotonic()
+        status, headers, body = self.get(shim, relationship(F568), timeout=30)
+        elapsed = time.monotonic() - t0
+        self.assertVtError(status, decoded(headers, body), 503, "TransientError")
+        self.assertEqual(self.calls(path), 3, "one call and two retries: %r" % self.up.requests())
+        self.assertEqual(metric(shim, "sigma_shim_upstream_retries_total"), 2)
+        self.assertGreaterEqual(elapsed, 0.2, "retries back off from 200 ms")
+
+    def test_not_found_is_not_retried(self):
+        shim = self.start_shim("--upstream-retries", "2")
+        status, headers, body = self.get(shim, relationship(UNKNOWN))
+        self.assertEqual(status, 404)
+        self.assertEqual(self.calls("/api/v3/files/" + UNKNOWN), 1)
+        self.assertEqual(metric(shim, "sigma_shim_upstream_retries_total"), 0)
+
+
+class Stale(EconomyBase):
+
+    def test_expired_copy_is_served_when_the_upstream_fails(self):
+        shim = self.start_shim("--cache-ttl", "1s", "--stale-if-error", "1h", "--upstream-retries", "0")
+        status, headers, body = self.get(shim, relationship(F568))
+        self.assertEqual(status, 200)
+        self.assertCache(headers, "miss")
+        time.sleep(1.3)
+
+        # The upstream answers 503.
+        for path in ("/api/v3/files/" + F568, "/api/v3/files/%s/behaviours" % F568):
+            self.up.set_canned(path, 503, TRANSIENT)
+        self.up.clear_requests()
+        status, headers, again = self.get(shim, relationship(F568))
+        self.assertEqual(status, 200, again[:300])
+        self.assertCache(headers, "stale", "503 upstream, expired copy")
+        self.assertEqual(again, body)
+        self.assertGreaterEqual(self.calls(), 1, "an expired entry is asked for again first")
+
+        # A file never fetched has no copy: the 503 comes through.
+        status, headers, other = self.get(shim, relationship(F912))
+        self.assertEqual(status, 200, "F912 is not canned")
+        self.up.set_canned("/api/v3/files/" + PS1, 503, TRANSIENT)
+        status, headers, other = self.get(shim, relationship(PS1))
+        self.assertEqual(status, 503, other[:300])
+
+        # The upstream is gone altogether.
+        self.up.stop()
+        status, headers, again = self.get(shim, relationship(F568))
+        self.assertEqual(status, 200, again[:300])
+        self.assertCache(headers, "stale", "unreachable upstream, expired copy")
+        self.assertEqual(again, body)
+
+    def test_fresh_copy_after_recovery(self):
+        shim = self.start_shim("--cache-ttl", "1s", "--stale-if-error", "1h", "--upstream-retries", "0")
+        status, headers, body = self.get(shim, relationship(F568))
+        time.sleep(1.3)
+        self.up.clear_requests()
+        status, headers, again = self.get(shim, relationship(F568))
+        self.assertEqual(status, 200)
+        self.assertEqual(again, body)
+        self.assertCache(headers, "miss", "expired and the upstream well: fetched again")
+        self.assertEqual(self.calls(), 2, self.up.requests())
+
+
+class Quota(EconomyBase):
+
+    def test_fifth_passthrough_request_in_a_minute_is_refused_locally(self):
+        shim = self.start_shim("--quota-per-minute", "4", "--upstream-retries", "0")
+        for i in range(4):
+            status, headers, body = self.get(shim, "/api/v3/echo/q%d" % i)
+            self.assertEqual(status, 201, "request %d" % (i + 1))
+            self.assertCache(headers, "bypass")
+        status, headers, body = self.get(shim, "/api/v3/echo/q4")
+        self.assertLocalQuota429(status, headers, body, "5th pass-through request")
+        self.assertEqual(self.calls(), 4, self.up.requests())
+        self.assertEqual(metric(shim, "sigma_shim_quota_rejections_total"), 1)
+        samples = metric_samples(shim)
+        keys = {l.get("key") for n, l, v in samples if n.startswith("sigma_shim_quota_")}
+        self.assertTrue(keys and all(re.fullmatch(r"[0-9a-f]{12}", k or "") for k in keys), keys)
+        remaining = [v for n, l, v in samples if n == "sigma_shim_quota_remaining" and l.get("window") == "minute"]
+        self.assertTrue(remaining and min(remaining) < 1, remaining)
+
+    def test_legacy_cold_files_cost_two_tokens_and_hits_cost_none(self):
+        shim = self.start_shim("--quota-per-minute", "4", "--upstream-retries", "0")
+        first = None
+        for sha256 in (F568, F912):
+            status, headers, body = self.get(shim, relationship(sha256))
+            self.assertEqual(status, 200, body[:300])
+            first = first or body
+        self.assertEqual(self.calls(), 4)
+        status, headers, body = self.get(shim, relationship(PS1))
+        self.assertLocalQuota429(status, headers, body, "3rd cold file with 4 tokens spent")
+        self.assertEqual(self.calls(), 4, "the upstream is not asked: %r" % self.up.requests())
+        status, headers, body = self.get(shim, relationship(F568))
+        self.assertEqual(status, 200, "a cache hit at zero quota: %r" % body[:300])
+        self.assertCache(headers, "hit")
+        self.assertEqual(body, first)
+        self.assertEqual(self.calls(), 4)
+
+    def test_quota_wait_lets_a_request_wait_for_a_token(self):
+        shim = self.start_shim("--quota-per-minute", "60", "--quota-wait", "3s", "--upstream-retries", "0")
+        conn = shim.connection(timeout=20)
+        self.addCleanup(conn.close)
+
+        def timed(i):
+            t0 = time.monotonic()
+            conn.request("GET", "/api/v3/echo/w%d" % i)
+            resp = conn.getresponse()
+            resp.read()
+            return resp.status, time.monotonic() - t0
+
+        t_start = time.monotonic()
+        for i in range(60):
+            status, took = timed(i)
+            self.assertEqual(status, 201, "request %d" % (i + 1))
+            self.assertLess(took, 0.5, "request %d of the first 60 need not wait" % (i + 1))
+        burst = time.monotonic() - t_start
+        # What refilled during the burst (1 token a second) is spent without waiting; then the bucket is
+        # empty and each request waits about one refill interval (1 s), within --quota-wait.
+        n = 60
+        first_wait = None
+        while n < 60 + int(burst) + 3:
+            status, took = timed(n)
+            n += 1
+            self.assertEqual(status, 201, "request %d waits for a token and succeeds" % n)
+            if took > 0.3:
+                first_wait = took
+                break
+        self.assertIsNotNone(first_wait, "no request waited for quota after %d requests (the burst took %.1f s)"
+                             % (n, burst))
+        self.assertLess(first_wait, 1.6)
+        for _ in range(2):
+            status, took = timed(n)
+            n += 1
+            self.assertEqual(status, 201, "request %d waits for a token and succeeds" % n)
+            self.assertGreater(took, 0.6, "request %d" % n)
+            self.assertLess(took, 1.6, "request %d" % n)
+        self.assertEqual(self.calls(), n)
+        self.assertEqual(metric(shim, "sigma_shim_quota_rejections_total"), 0)
+
+    def test_quota_wait_too_short_gives_429(self):
+        shim = self.start_shim("--quota-per-minute", "4", "--quota-wait", "500ms", "--upstream-retries", "0")
+        for i in range(4):
+            self.assertEqual(self.get(shim, "/api/v3/echo/s%d" % i)[0], 201)
+        t0 = time.monotonic()
+        status, headers, body = self.get(shim, "/api/v3/echo/s4")
+        took = time.monotonic() - t0
+        self.assertLocalQuota429(status, headers, body, "a token is 15 s away, the wait is 0.5 s")
+        self.assertLess(took, 3.0)
+        self.assertEqual(self.calls(), 4)
+
+    def test_keys_have_their_own_quota(self):
+        shim = self.start_shim("--quota-per-minute", "2", "--upstream-retries", "0")
+        for i in range(2):
+            self.assertEqual(self.get(shim, "/api/v3/echo/a%d" % i, key=API_KEY)[0], 201)
+        status, headers, body = self.get(shim, "/api/v3/echo/a2", key=API_KEY)
+        self.assertLocalQuota429(status, headers, body, "key A, 3rd")
+        for i in range(2):
+            status, headers, body = self.get(shim, "/api/v3/echo/b%d" % i, key=OTHER_KEY)
+            self.assertEqual(status, 201, "key B is not affected by key A's exhaustion: %r" % body[:300])
+        status, headers, body = self.get(shim, "/api/v3/echo/b2", key=OTHER_KEY)
+        self.assertLocalQuota429(status, headers, body, "key B, 3rd")
+        self.assertEqual(self.calls(), 4)
+        self.assertEqual({r.header("x-apikey") for r in self.up.requests()}, {API_KEY, OTHER_KEY})
+
+    def test_upstream_429_marks_the_key_exhausted_until_retry_after(self):
+        shim = self.start_shim("--quota-per-minute", "100", "--upstream-retries", "0")
+        path = "/api/v3/files/" + F568
+        self.up.set_canned(path, 429, VT_QUOTA, headers=[("Retry-After", "2")])
+        t0 = time.monotonic()
+        status, headers, body = self.get(shim, relationship(F568))
+        self.assertVtError(status, decoded(headers, body), 429, "QuotaExceededError")
+        self.assertEqual(self.calls(path), 1)
+        seen = self.calls()
+
+        # Within 2 s: refused locally, for any target of this key.
+        for target in (relationship(F912), "/api/v3/echo/after-429"):
+            status, headers, body = self.get(shim, target)
+            self.assertLess(time.monotonic() - t0, 2.0, "the test itself was too slow")
+            self.assertLocalQuota429(status, headers, body, target + " within Retry-After")
+            self.assertEqual(self.calls(), seen, "no upstream call within Retry-After: %r" % self.up.requests())
+        # Another key is not affected.
+        status, headers, body = self.get(shim, "/api/v3/echo/other-key", key=OTHER_KEY)
+        self.assertEqual(status, 201, body[:300])
+        seen = self.calls()
+
+        # The 429 was not cached (neither as an answer nor as a negative entry).
+        self.up.reset()
+        time.sleep(max(0.0, 2.3 - (time.monotonic() - t0)))
+        status, headers, body = self.get(shim, relationship(F568))
+        self.assertEqual(status, 200, "after Retry-After the upstream is asked again: %r" % body[:300])
+        self.assertEqual(self.calls(path), 1, self.up.requests())
+
+    def test_upstream_429_without_quota_flags(self):
+        # The quota is off by default, but an upstream 429 still marks the key exhausted (README: "An
+        # upstream 429 marks the key exhausted until its Retry-After (or for a minute)").
+        shim = self.start_shim("--upstream-retries", "0")
+        self.up.set_canned("/api/v3/files/" + F568, 429, VT_QUOTA, headers=[("Retry-After", "2")])
+        status, headers, body = self.get(shim, relationship(F568))
+        self.assertEqual(status, 429)
+        seen = self.calls()
+        status, headers, body = self.get(shim, "/api/v3/echo/x")
+        self.assertLocalQuota429(status, headers, body, "pass-through right after an upstream 429")
+        self.assertEqual(self.calls(), seen)
+
+
+class Eviction(EconomyBase):
+
+    BUDGET = 150000
+
+    def test_cache_stays_within_its_budget_and_evicted_files_are_fetched_again(self):
+        files = []
+        for i in range(3):
+            files.append(self.up.data.add_clone(PS1, "evict-%d" % i)[0])    # ~88 KB File objects
+            files.append(self.up.data.add_clone(F568, "evict-%d" % i)[0])   # ~40 KB File objects + behaviours
+        shim = self.start_shim("--cache-bytes", str(self.BUDGET))
+        for sha256 in files:
+            status, headers, body = self.get(shim, relationship(sha256))
+            self.assertEqual(status, 200, body[:300])
+            self.assertCache(headers, "miss")
+            state = self.cache_state(shim)
+            self.assertEqual(state["budget_bytes"], self.BUDGET)
+            self.assertLessEqual(state["bytes"], self.BUDGET, state)
+            self.assertEqual(state["bytes"], sum(k["bytes"] for k in state["kinds"].values()), state)
+            self.assertEqual(state["entries"], sum(k["entries"] for k in state["kinds"].values()), state)
+            self.assertGreater(state["entries"], 0, state)
+            self.assertLessEqual(metric(shim, "sigma_shim_cache_bytes"), self.BUDGET)
+        self.assertGreater(metric(shim, "sigma_shim_cache_evictions_total"), 0)
+        self.assertEqual(self.calls(), 2 * len(files))
+
+        # The most recent file is still cached; the first was evicted and is fetched again.
+        status, headers, body = self.get(shim, relationship(files[-1]))
+        self.assertCache(headers, "hit", "most recently used")
+        self.assertEqual(self.calls(), 2 * len(files))
+        status, headers, body = self.get(shim, relationship(files[0]))
+        self.assertEqual(status, 200)
+        self.assertCache(headers, "miss", "evicted, least recently used")
+        self.assertEqual(self.calls("/api/v3/files/" + files[0]), 2, self.up.requests())
+        self.assertLessEqual(self.cache_state(shim)["bytes"], self.BUDGET)
+
+    def test_cache_bytes_zero_disables_the_cache(self):
+        shim = self.start_shim("--cache-bytes", "0")
+        for i in range(2):
+            status, headers, body = self.get(shim, relationship(F568))
+            self.assertEqual(status, 200)
+        self.assertEqual(self.calls(), 4, self.up.requests())
+        self.assertEqual(self.cache_state(shim)["bytes"], 0)
+
+
+class RecordReplay(EconomyBase):
+
+    def routes(self):
+        return (legacy_routes(F568) + legacy_routes(F568_MD5) + legacy_routes(F568_SHA1)
+                + legacy_routes(DOCS_OBJ) + ["/api/v3/files/%s/sigma_analysis" % F568.upper()])
+
+    def test_record_then_replay_offline(self):
+        folder = os.path.join(self.tmp, "recorded")
+        routes = self.routes()
+        recorder = self.start_shim("--record", folder)
+        recorded = {}
+        for path in routes:
+            status, headers, body = self.get(recorder, path)
+            recorded[path] = (status, decoded(headers, body))
+        self.assertEqual(recorded["/api/v3/sigma_analyses/%s/rules" % DOCS_OBJ][0], 200)
+        self.assertIn("/api/v3/sigma_rules/" + RULE_5C3E, {r.path for r in self.up.requests()})
+        self.assertTrue(all(s == 200 for s, _ in recorded.values()),
+                        {p: s for p, (s, _) in recorded.items() if s != 200})
+        recorder.stop()
+        self.up.stop()
+
+        # The folder: complete JSON files, no temporaries, the key nowhere.
+        names = []
+        for root, dirs, fnames in os.walk(folder):
+            for name in dirs + fnames:
+                names.append(os.path.relpath(os.path.join(root, name), folder))
+        self.assertTrue(names, "nothing was recorded")
+        for sub in ("files", "behaviours", "sigma_rules"):
+            self.assertTrue(os.path.isdir(os.path.join(folder, sub)), "%s/ missing: %r" % (sub, names))
+        self.assertTrue(os.path.exists(os.path.join(folder, "sigma_rules", RULE_5C3E + ".json")), names)
+        for rel in names:
+            with self.subTest(recorded=rel):
+                self.assertNotIn(".tmp", rel)
+                self.assertNotIn(API_KEY.lower(), rel.lower())
+                path = os.path.join(folder, rel)
+                if os.path.isdir(path):
+                    continue
+                with open(path, "rb") as f:
+                    data = f.read()
+                self.assertNotIn(API_KEY.encode(), data)
+                self.assertNotIn(API_KEY.lower().encode(), data.lower())
+                json.loads(data.decode("utf-8"))
+
+        # Replay: no network, the same answers byte for byte.
+        replayer = self.start_shim("--upstream", "dir:" + folder)
+        for path in routes:
+            with self.subTest(replay=path):
+                status, headers, body = self.get(replayer, path)
+                self.assertEqual(status, recorded[path][0], body[:300])
+                self.assertEqual(decoded(headers, body), recorded[path][1])
+        self.assertNotIn(API_KEY, replayer.stderr_text())
+        self.assertNotIn(API_KEY, recorder.stderr_text())
+
+    def test_recorded_by_md5_replays_by_every_id(self):
+        ids = (F568_MD5, F568, F568_SHA1)
+        live = self.start_shim()
+        want = {i: self.get(live, relationship(i)) for i in ids}
+        folder = os.path.join(self.tmp, "recorded")
+        recorder = self.start_shim("--record", folder)
+        self.assertEqual(self.get(recorder, relationship(F568_MD5))[0], 200)
+        recorder.stop()
+        self.up.stop()
+        replayer = self.start_shim("--upstream", "dir:" + folder)
+        for i in ids:
+            with self.subTest(file_id=i):
+                status, headers, body = self.get(replayer, relationship(i))
+                self.assertEqual(status, 200, body[:300])
+                self.assertEqual(body, want[i][2])
+
+    def test_replay_of_a_file_not_recorded_is_not_found(self):
+        folder = os.path.join(self.tmp, "recorded")
+        recorder = self.start_shim("--record", folder)
+        self.assertEqual(self.get(recorder, relationship(F568))[0], 200)
+        recorder.stop()
+        replayer = self.start_shim("--upstream", "dir:" + folder)
+        status, headers, body = self.get(replayer, relationship(F912))
+        self.assertVtError(status, decoded(headers, body), 404, "NotFoundError")
+
+
+def non_loopback_ipv4():
+    """An IPv4 address of this machine that is not loopback, or None."""
+    candidates = []
+    try:
+        candidates.append(socket.gethostbyname(socket.gethostname()))
+    except OSError:
+        pass
+    try:  # no packet is sent: connect() on UDP only picks the route and the source address
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.connect(("10.255.255.255", 1))
+            candidates.append(s.getsockname()[0])
+        finally:
+            s.close()
+    except OSError:
+        pass
+    try:
+        out = subprocess.run(["ip", "-4", "-o", "addr"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                             timeout=5).stdout.decode()
+        candidates += re.findall(r"inet (\d+\.\d+\.\d+\.\d+)/", out)
+    except (OSError, subprocess.SubprocessError):
+        pass
+    for ip in candidates:
+        if ip and not ip.startswith("127.") and ip != "0.0.0.0":
+            return ip
+    return None
+
+
+class ShimCacheEndpoint(EconomyBase):
+
+    def test_loopback_only(self):
+        shim = self.start_shim("--listen", "0.0.0.0:0")
+        conn = http.client.HTTPConnection("127.0.0.1", shim.port, timeout=10)
+        conn.request("GET", "/_shim/cache")
+        resp = conn.getresponse()
+        doc = json.loads(resp.read())
+        conn.close()
+        self.assertEqual(resp.status, 200)
+        self.assertEqual(resp.getheader("X-Sigma-Shim-Cache"), "bypass")
+        for name in ("budget_bytes", "bytes", "entries", "kinds"):
+            self.assertIn(name, doc)
+
+        ip = non_loopback_ipv4()
+        if ip is None:
+            self.skipTest("this machine has no non-loopback IPv4 address: the 403 for other peers is untested")
+        try:
+            conn = http.client.HTTPConnection(ip, shim.port, timeout=10)
+            conn.request("GET", "/_shim/cache")
+        except OSError as e:
+            self.skipTest("cannot reach the shim on %s (%s)" % (ip, e))
+        resp = conn.getresponse()
+        body = resp.read()
+        conn.close()
+        self.assertEqual(resp.status, 403, "/_shim/cache from %s: %r" % (ip, body[:300]))
+        self.assertNotIn(b'"budget_bytes"', body)
+        self.assertEqual(self.calls(), 0)
+
+    def test_passthrough_and_own_answers_say_bypass(self):
+        shim = self.start_shim()
+        for path, want in (("/api/v3/echo/x", 201), ("/api/v3/files/" + F568, 200),
+                           ("/api/v3/files/%s/behaviours" % F568, 200), ("/_shim/livez", 200),
+                           ("/_shim/metrics", 200)):
+            with self.subTest(path=path):
+                status, headers, body = self.get(shim, path)
+                self.assertEqual(status, want)
+                self.assertCache(headers, "bypass", path)
+        # Pass-through is never served from the cache: the same GET twice is two calls.
+        self.up.clear_requests()
+        self.get(shim, "/api/v3/files/" + F568)
+        self.get(shim, "/api/v3/files/" + F568)
+        self.assertEqual(self.calls("/api/v3/files/" + F568), 2)
+
+
+if __name__ == "__main__":
+    unittest.main()
