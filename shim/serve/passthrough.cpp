@@ -3,7 +3,6 @@
 #include "upstream/connection_pool.hpp"
 
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -51,11 +50,6 @@ void copy_end_to_end(const http::message<isRequest, From>& from, http::message<i
     for (const auto& field : from) {
         if (!is_hop_by_hop(field.name_string(), connection)) to.insert(field.name_string(), field.value());
     }
-}
-
-bool looks_stale(const error_code& ec) {
-    return ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
-           ec == asio::error::broken_pipe || ec == asio::ssl::error::stream_truncated;
 }
 
 template <typename Op>
@@ -173,7 +167,8 @@ asio::awaitable<RelayOutcome> relay(beast::tcp_stream& client, beast::flat_buffe
             });
         }
         if (!ec) break;
-        const bool retry = attempt == 0 && may_retry && conn->reused && !answer->got_some() && looks_stale(ec);
+        const bool retry = attempt == 0 && may_retry && conn->reused && !answer->got_some() &&
+                           upstream::is_stale_connection_error(ec);
         pool.release(std::move(conn), false);
         if (retry) continue;
         co_return fail(ec == beast::error::timeout ? "DeadlineExceededError" : "TransientError",

@@ -35,6 +35,10 @@ struct Connection {
     }
 };
 
+// A reused connection that fails with this before any byte of the answer was probably closed by the peer while
+// idle: the request may be sent once more on a fresh connection.
+bool is_stale_connection_error(const boost::system::error_code& ec);
+
 // Why a connection could not be had.
 struct ConnectError {
     bool deadline = false;

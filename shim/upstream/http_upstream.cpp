@@ -45,12 +45,6 @@ bool is_ip_literal(const std::string& host) {
     return !ec;
 }
 
-// A reused connection that fails before any byte of the answer was probably closed by the peer while idle.
-bool looks_stale(const error_code& ec) {
-    return ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
-           ec == asio::error::broken_pipe || ec == ssl::error::stream_truncated;
-}
-
 UpstreamResponse failed(Failure failure, std::string detail) {
     UpstreamResponse r;
     r.failure = failure;
@@ -59,6 +53,11 @@ UpstreamResponse failed(Failure failure, std::string detail) {
 }
 
 } // namespace
+
+bool is_stale_connection_error(const error_code& ec) {
+    return ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
+           ec == asio::error::broken_pipe || ec == ssl::error::stream_truncated;
+}
 
 ConnectionPool::ConnectionPool(asio::any_io_executor executor, const serve::ServeConfig& config)
     : executor_(executor), address_(config.upstream), tls_(make_tls_context(config)),
@@ -190,7 +189,7 @@ asio::awaitable<UpstreamResponse> HttpUpstream::get(UpstreamRequest request) {
                 conn->stream);
         }
         if (ec) {
-            const bool retry = attempt == 0 && conn->reused && !parser.got_some() && looks_stale(ec);
+            const bool retry = attempt == 0 && conn->reused && !parser.got_some() && is_stale_connection_error(ec);
             pool_.release(std::move(conn), false);
             if (retry) continue;
             if (ec == beast::error::timeout) co_return failed(Failure::deadline, "the upstream did not answer in time");
