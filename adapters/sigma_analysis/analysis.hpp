@@ -28,11 +28,11 @@ struct Match {
 
 // Why an answer is `X-Sigma-Shim-Fidelity: partial`. Empty means full fidelity.
 struct Diagnostics {
-    std::size_t skipped = 0;           // upstream entries or fields skipped as wrongly typed (3.7)
-    bool stats_only = false;           // no results anywhere, stats copied (3.5)
-    std::size_t rule_fallbacks = 0;    // rule-fields mode fell back to `all` for want of a rule object (3.3)
+    std::size_t skipped = 0;        // upstream entries or fields skipped as wrongly typed (3.7)
+    bool stats_only = false;        // no results anywhere, stats copied (3.5)
+    std::size_t rule_fallbacks = 0; // rule-fields mode fell back to `all` for want of a rule object (3.3)
     std::size_t missing_rule_objects = 0; // rules form: a sigma_rule object could not be had
-    bool behaviours_truncated = false; // more behaviour pages existed than the page cap allowed
+    bool behaviours_truncated = false;    // more behaviour pages existed than the page cap allowed
     bool partial() const {
         return skipped || stats_only || rule_fallbacks || missing_rule_objects || behaviours_truncated;
     }

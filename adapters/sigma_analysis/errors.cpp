@@ -21,7 +21,8 @@ std::string invalid_file_id_body(std::string_view id) {
     // The id comes from a hostile path: echo only a short, printable-ASCII rendering of it.
     constexpr std::size_t shown = 80;
     std::string safe;
-    for (char c : id.substr(0, shown)) safe.push_back(c >= 0x20 && c < 0x7f ? c : '?');
+    for (char c : id.substr(0, shown))
+        safe.push_back(c >= 0x20 && c < 0x7f ? c : '?');
     if (id.size() > shown) safe += "...";
     return error_body("InvalidArgumentError",
                       "\"" + safe + "\" is not a valid file id (an MD5, SHA-1 or SHA-256 in hex)");

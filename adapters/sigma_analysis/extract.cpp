@@ -29,8 +29,8 @@ class Merger {
 public:
     explicit Merger(Diagnostics& diagnostics) : diag_(diagnostics) {}
 
-    // Merges one `sigma_analysis_results` value. The first source is taken as it is; later ones only add rules
-    // and contexts not yet present.
+    // Merges one `sigma_analysis_results` value. The first source is taken as it is; later ones only add
+    // rules and contexts not yet present.
     void add_results(const json::value* results, bool from_file_object) {
         if (!results) return;
         const auto* list = results->if_array();
@@ -38,7 +38,8 @@ public:
             ++diag_.skipped;
             return;
         }
-        for (const auto& item : *list) add_entry(item, from_file_object);
+        for (const auto& item : *list)
+            add_entry(item, from_file_object);
     }
 
     std::vector<Result>& results() { return results_; }
@@ -77,7 +78,8 @@ private:
     // Two contexts are the same when their `values` maps are equal, whatever the key order.
     static bool is_new(Result& result, const json::object& values) {
         if (!result.seen_built) {
-            for (const auto* v : result.contexts) result.seen.emplace(hash_of(*v), v);
+            for (const auto* v : result.contexts)
+                result.seen.emplace(hash_of(*v), v);
             result.seen_built = true;
         }
         const auto [first, last] = result.seen.equal_range(hash_of(values));
@@ -98,7 +100,8 @@ std::string_view text_field(const json::object& entry, std::string_view key, Dia
     return {};
 }
 
-std::optional<std::int64_t> date_field(const json::object* attributes, std::string_view key, Diagnostics& diag) {
+std::optional<std::int64_t> date_field(const json::object* attributes, std::string_view key,
+                                       Diagnostics& diag) {
     if (!attributes) return std::nullopt;
     const auto* v = attributes->if_contains(key);
     if (!v) return std::nullopt;
@@ -125,8 +128,10 @@ Stats copy_stats(const json::value& v, Diagnostics& diag) {
     }
     auto read = [&](std::string_view level, std::int64_t& into) {
         if (const auto* n = obj->if_contains(level)) {
-            if (n->is_int64()) into = n->get_int64();
-            else ++diag.skipped;
+            if (n->is_int64())
+                into = n->get_int64();
+            else
+                ++diag.skipped;
         }
     };
     read("critical", s.critical);
@@ -154,8 +159,8 @@ void fill_dates(Analysis& out, const json::object* file_attributes,
     }
     const auto file_analysis = date_field(file_attributes, "last_analysis_date", diag);
     const auto file_modification = date_field(file_attributes, "last_modification_date", diag);
-    out.analysis_date = sigma_analysis.value_or(any_analysis.value_or(file_analysis.value_or(
-        file_modification.value_or(0))));
+    out.analysis_date =
+        sigma_analysis.value_or(any_analysis.value_or(file_analysis.value_or(file_modification.value_or(0))));
     out.last_modification_date =
         std::max(sigma_modification.value_or(file_modification.value_or(0)), out.analysis_date);
 }
@@ -164,7 +169,8 @@ void emit_matches(Analysis& out, std::vector<Result>& results, const ExtractInpu
     auto& diag = out.diagnostics;
     std::vector<const json::key_value_pair*> scratch;
     std::size_t total = 0;
-    for (const auto& r : results) total += std::max<std::size_t>(r.contexts.size(), 1);
+    for (const auto& r : results)
+        total += std::max<std::size_t>(r.contexts.size(), 1);
     out.matches.reserve(total);
     for (auto& r : results) {
         const json::object& e = *r.entry;
@@ -175,8 +181,10 @@ void emit_matches(Analysis& out, std::vector<Result>& results, const ExtractInpu
         proto.rule_source = text_field(e, "rule_source", diag);
         proto.rule_level = text_field(e, "rule_level", diag);
         if (const auto* author = e.if_contains("rule_author")) {
-            if (author->is_string()) proto.rule_author = author->get_string();
-            else ++diag.skipped;
+            if (author->is_string())
+                proto.rule_author = author->get_string();
+            else
+                ++diag.skipped;
         }
         proto.level = parse_level(proto.rule_level);
 
@@ -218,11 +226,20 @@ Level parse_level(std::string_view text) {
 
 void Stats::count(Level level) {
     switch (level) {
-    case Level::low: ++low; break;
-    case Level::medium: ++medium; break;
-    case Level::high: ++high; break;
-    case Level::critical: ++critical; break;
-    case Level::unknown: break;
+    case Level::low:
+        ++low;
+        break;
+    case Level::medium:
+        ++medium;
+        break;
+    case Level::high:
+        ++high;
+        break;
+    case Level::critical:
+        ++critical;
+        break;
+    case Level::unknown:
+        break;
     }
 }
 
@@ -242,7 +259,7 @@ std::string Diagnostics::summary() const {
 }
 
 std::vector<std::string_view> distinct_rule_ids(const json::object& file,
-                                              std::span<const json::object* const> behaviours) {
+                                                std::span<const json::object* const> behaviours) {
     std::vector<std::string_view> ids;
     std::unordered_set<std::string_view> seen;
     auto collect = [&](const json::object& obj) {
@@ -252,11 +269,13 @@ std::vector<std::string_view> distinct_rule_ids(const json::object& file,
         for (const auto& item : results->get_array()) {
             const auto* entry = item.if_object();
             const auto* id = entry ? entry->if_contains("rule_id") : nullptr;
-            if (id && id->is_string() && seen.insert(id->get_string()).second) ids.push_back(id->get_string());
+            if (id && id->is_string() && seen.insert(id->get_string()).second)
+                ids.push_back(id->get_string());
         }
     };
     collect(file);
-    for (const auto* b : behaviours) collect(*b);
+    for (const auto* b : behaviours)
+        collect(*b);
     return ids;
 }
 

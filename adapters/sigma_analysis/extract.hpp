@@ -5,15 +5,14 @@
 #include "sigma_analysis/rule_fields.hpp"
 
 #include <boost/json/object.hpp>
-
 #include <span>
 
 namespace sigma_analysis {
 
 struct ExtractInput {
-    const boost::json::object& file;                     // the File object, without envelope
+    const boost::json::object& file;                        // the File object, without envelope
     std::span<const boost::json::object* const> behaviours; // File behaviour objects in upstream order
-    const RuleCatalog* rules = nullptr;                  // needed by ContextMode::rule_fields
+    const RuleCatalog* rules = nullptr;                     // needed by ContextMode::rule_fields
     ContextMode mode = ContextMode::all;
 };
 
@@ -22,6 +21,6 @@ Analysis extract(const ExtractInput& input);
 // The rule ids of the results in the File object and the behaviours, first appearance first: the sigma_rule
 // objects the rules form and the rule-fields mode need.
 std::vector<std::string_view> distinct_rule_ids(const boost::json::object& file,
-                                              std::span<const boost::json::object* const> behaviours);
+                                                std::span<const boost::json::object* const> behaviours);
 
 } // namespace sigma_analysis

@@ -33,14 +33,18 @@ Recognised<std::vector<const json::object*>> find_typed(const json::value& doc, 
         return (t == type || t.empty()) && has_attributes(obj);
     };
     if (const auto* obj = p.if_object()) {
-        if (accept(*obj)) r.value.push_back(obj);
-        else r.error = "expected a " + std::string(type) + " object, found " + describe(p);
+        if (accept(*obj))
+            r.value.push_back(obj);
+        else
+            r.error = "expected a " + std::string(type) + " object, found " + describe(p);
         return r;
     }
     if (const auto* arr = p.if_array()) {
         for (const auto& item : *arr) {
-            if (const auto* obj = item.if_object(); obj && accept(*obj)) r.value.push_back(obj);
-            else if (skipped) ++*skipped;
+            if (const auto* obj = item.if_object(); obj && accept(*obj))
+                r.value.push_back(obj);
+            else if (skipped)
+                ++*skipped;
             else {
                 r.error = "expected a list of " + std::string(type) + " objects, found an item that is " +
                           describe(item);
@@ -57,14 +61,20 @@ Recognised<std::vector<const json::object*>> find_typed(const json::value& doc, 
 
 std::string describe(const json::value& v) {
     switch (v.kind()) {
-    case json::kind::null: return "null";
-    case json::kind::bool_: return "a boolean";
+    case json::kind::null:
+        return "null";
+    case json::kind::bool_:
+        return "a boolean";
     case json::kind::int64:
     case json::kind::uint64:
-    case json::kind::double_: return "a number";
-    case json::kind::string: return "a string";
-    case json::kind::array: return "an array of " + std::to_string(v.get_array().size()) + " items";
-    case json::kind::object: break;
+    case json::kind::double_:
+        return "a number";
+    case json::kind::string:
+        return "a string";
+    case json::kind::array:
+        return "an array of " + std::to_string(v.get_array().size()) + " items";
+    case json::kind::object:
+        break;
     }
     const auto& obj = v.get_object();
     if (const auto* t = obj.if_contains("type")) {

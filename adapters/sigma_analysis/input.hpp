@@ -1,8 +1,7 @@
 #pragma once
-// Recognising the upstream documents the transform reads: a File object, File behaviour objects (a list page, a
-// single object, with or without the {"data": ...} envelope) and sigma_rule objects.
+// Recognising the upstream documents the transform reads: a File object, File behaviour objects (a list page,
+// a single object, with or without the {"data": ...} envelope) and sigma_rule objects.
 #include <boost/json/value.hpp>
-
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,7 +16,8 @@ struct Recognised {
     explicit operator bool() const { return error.empty(); }
 };
 
-// The File object inside `doc` (enveloped or bare). It must be an object of "type": "file" with a string "id".
+// The File object inside `doc` (enveloped or bare). It must be an object of "type": "file" with a string
+// "id".
 Recognised<const boost::json::object*> find_file_object(const boost::json::value& doc);
 
 // The File behaviour objects inside `doc`: a list page {"data": [...]}, {"data": {...}} or a bare object.

@@ -12,7 +12,8 @@ namespace {
 // 0: copy as is; otherwise the character after the backslash ('u' for \u00XX).
 constexpr std::array<char, 256> make_escape_table() {
     std::array<char, 256> t{};
-    for (int c = 0; c < 0x20; ++c) t[static_cast<std::size_t>(c)] = 'u';
+    for (int c = 0; c < 0x20; ++c)
+        t[static_cast<std::size_t>(c)] = 'u';
     t['\b'] = 'b';
     t['\f'] = 'f';
     t['\n'] = 'n';
@@ -34,13 +35,16 @@ void append_object(std::string& out, const boost::json::object& obj, KeyOrder or
         append_value(out, kv.value(), order);
     };
     if (order == KeyOrder::as_given) {
-        for (const auto& kv : obj) write_pair(kv);
+        for (const auto& kv : obj)
+            write_pair(kv);
     } else {
         std::vector<const boost::json::key_value_pair*> pairs;
         pairs.reserve(obj.size());
-        for (const auto& kv : obj) pairs.push_back(&kv);
+        for (const auto& kv : obj)
+            pairs.push_back(&kv);
         std::sort(pairs.begin(), pairs.end(), [](auto* a, auto* b) { return a->key() < b->key(); });
-        for (const auto* kv : pairs) write_pair(*kv);
+        for (const auto* kv : pairs)
+            write_pair(*kv);
     }
     out.push_back('}');
 }
@@ -100,9 +104,15 @@ void append_int(std::string& out, std::int64_t n) {
 
 void append_value(std::string& out, const boost::json::value& v, KeyOrder order) {
     switch (v.kind()) {
-    case boost::json::kind::null: out.append("null"); return;
-    case boost::json::kind::bool_: out.append(v.get_bool() ? "true" : "false"); return;
-    case boost::json::kind::int64: append_int(out, v.get_int64()); return;
+    case boost::json::kind::null:
+        out.append("null");
+        return;
+    case boost::json::kind::bool_:
+        out.append(v.get_bool() ? "true" : "false");
+        return;
+    case boost::json::kind::int64:
+        append_int(out, v.get_int64());
+        return;
     case boost::json::kind::uint64: {
         char buf[24];
         const auto res = std::to_chars(buf, buf + sizeof buf, v.get_uint64());
@@ -116,7 +126,9 @@ void append_value(std::string& out, const boost::json::value& v, KeyOrder order)
         out.append(buf, res.ptr);
         return;
     }
-    case boost::json::kind::string: append_string(out, v.get_string()); return;
+    case boost::json::kind::string:
+        append_string(out, v.get_string());
+        return;
     case boost::json::kind::array: {
         out.push_back('[');
         bool first = true;
@@ -128,7 +140,9 @@ void append_value(std::string& out, const boost::json::value& v, KeyOrder order)
         out.push_back(']');
         return;
     }
-    case boost::json::kind::object: append_object(out, v.get_object(), order); return;
+    case boost::json::kind::object:
+        append_object(out, v.get_object(), order);
+        return;
     }
 }
 

@@ -1,7 +1,6 @@
 #pragma once
 // Appending JSON text straight to a string: the renderers write the legacy answer without building a DOM.
 #include <boost/json/value.hpp>
-
 #include <cstdint>
 #include <string>
 #include <string_view>

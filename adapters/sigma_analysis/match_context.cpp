@@ -27,8 +27,10 @@ void append_match_context(std::string& out, const boost::json::object& values,
         out.push_back('$');
         out.append(kv->key());
         out.append(": '");
-        if (const auto* s = kv->value().if_string()) out.append(*s);
-        else json_out::append_value(out, kv->value(), json_out::KeyOrder::as_given);
+        if (const auto* s = kv->value().if_string())
+            out.append(*s);
+        else
+            json_out::append_value(out, kv->value(), json_out::KeyOrder::as_given);
         out.push_back('\'');
     }
 }

@@ -1,7 +1,7 @@
 #pragma once
-// The legacy match-context string (contract 3.3): `$K: 'V'` for the chosen keys in byte order, joined by ", ".
+// The legacy match-context string (contract 3.3): `$K: 'V'` for the chosen keys in byte order, joined by ",
+// ".
 #include <boost/json/object.hpp>
-
 #include <string>
 #include <vector>
 

@@ -48,7 +48,8 @@ void append_match(std::string& out, const Match& m) {
     out += '}';
 }
 
-// Links are built from parts that are either configuration or validated ids: no escaping is needed beyond JSON's.
+// Links are built from parts that are either configuration or validated ids: no escaping is needed beyond
+// JSON's.
 std::string link(std::string_view base, std::string_view path) {
     std::string s(base);
     s += path;
@@ -57,7 +58,8 @@ std::string link(std::string_view base, std::string_view path) {
 
 void append_object(std::string& out, const Analysis& a, std::string_view base) {
     std::size_t context_bytes = 0;
-    for (const auto& m : a.matches) context_bytes += m.match_context.size() + 400;
+    for (const auto& m : a.matches)
+        context_bytes += m.match_context.size() + 400;
     out.reserve(out.size() + context_bytes + 512);
 
     out += "{\"attributes\":{\"analysis_date\":";
@@ -161,8 +163,10 @@ Answer render_embedded(const Analysis& a, const RenderContext& ctx) {
             if (!first) out += ',';
             first = false;
             append_key(out, kv.key());
-            if (kv.value().if_object() == file.value) append_file_with_relationship(out, *file.value, a, ctx);
-            else json_out::append_value(out, kv.value(), json_out::KeyOrder::as_given);
+            if (kv.value().if_object() == file.value)
+                append_file_with_relationship(out, *file.value, a, ctx);
+            else
+                json_out::append_value(out, kv.value(), json_out::KeyOrder::as_given);
         }
         out += '}';
     } else {
@@ -181,8 +185,9 @@ void append_rule_with_match(std::string& out, const json::object& rule, std::str
         if (kv.key() != "context_attributes") pairs.push_back(&kv);
     }
     std::sort(pairs.begin(), pairs.end(), [](auto* x, auto* y) { return x->key() < y->key(); });
-    const auto context_at = std::lower_bound(pairs.begin(), pairs.end(), std::string_view("context_attributes"),
-                                             [](auto* kv, std::string_view k) { return kv->key() < k; });
+    const auto context_at =
+        std::lower_bound(pairs.begin(), pairs.end(), std::string_view("context_attributes"),
+                         [](auto* kv, std::string_view k) { return kv->key() < k; });
     out += '{';
     bool first = true;
     auto append_context = [&] {
@@ -299,17 +304,25 @@ std::optional<Form> parse_form(std::string_view name) {
 
 std::string_view form_name(Form form) {
     switch (form) {
-    case Form::object: return "object";
-    case Form::relationship: return "relationship";
-    case Form::descriptor: return "descriptor";
-    case Form::embedded: return "embedded";
-    case Form::rules: return "rules";
-    case Form::rules_descriptors: return "rules-descriptors";
+    case Form::object:
+        return "object";
+    case Form::relationship:
+        return "relationship";
+    case Form::descriptor:
+        return "descriptor";
+    case Form::embedded:
+        return "embedded";
+    case Form::rules:
+        return "rules";
+    case Form::rules_descriptors:
+        return "rules-descriptors";
     }
     return {};
 }
 
-bool needs_rule_objects(Form form) { return form == Form::rules; }
+bool needs_rule_objects(Form form) {
+    return form == Form::rules;
+}
 
 std::optional<std::size_t> parse_cursor(std::string_view cursor) {
     std::size_t offset = 0;
@@ -333,8 +346,8 @@ Answer render(Form form, Analysis& a, const RenderContext& ctx) {
         std::string out = "{\"data\":";
         append_object(out, a, ctx.public_base);
         out += ",\"links\":{\"self\":";
-        append_string(out, link(ctx.public_base, "/api/v3/files/" + std::string(ctx.request_id) +
-                                                     "/sigma_analysis"));
+        append_string(
+            out, link(ctx.public_base, "/api/v3/files/" + std::string(ctx.request_id) + "/sigma_analysis"));
         out += "},\"meta\":{\"count\":1}}";
         return {200, std::move(out), a.diagnostics.partial()};
     }
@@ -344,9 +357,12 @@ Answer render(Form form, Analysis& a, const RenderContext& ctx) {
         out += a.present ? ",\"meta\":{\"count\":1}}" : ",\"meta\":{\"count\":0}}";
         return {200, std::move(out), a.diagnostics.partial()};
     }
-    case Form::embedded: return render_embedded(a, ctx);
-    case Form::rules: return render_rules(a, ctx, false);
-    case Form::rules_descriptors: return render_rules(a, ctx, true);
+    case Form::embedded:
+        return render_embedded(a, ctx);
+    case Form::rules:
+        return render_rules(a, ctx, false);
+    case Form::rules_descriptors:
+        return render_rules(a, ctx, true);
     }
     return {500, error_body("InternalError", "unknown form"), false};
 }

@@ -4,7 +4,6 @@
 #include "sigma_analysis/rule_fields.hpp"
 
 #include <boost/json/value.hpp>
-
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,8 +35,8 @@ std::optional<std::size_t> parse_cursor(std::string_view cursor);
 
 struct RenderContext {
     std::string_view public_base = "https://www.virustotal.com";
-    std::string_view request_id;     // the id as the client sent it, lower-cased; used in links.self
-    std::optional<Page> page;        // list routes: the window asked for; none gives every item
+    std::string_view request_id;        // the id as the client sent it, lower-cased; used in links.self
+    std::optional<Page> page;           // list routes: the window asked for; none gives every item
     const RuleCatalog* rules = nullptr; // Form::rules: the sigma_rule objects by id
     const boost::json::value* file_document = nullptr; // Form::embedded: the upstream File answer as it came
 };

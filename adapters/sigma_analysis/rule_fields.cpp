@@ -1,8 +1,7 @@
 #include "sigma_analysis/rule_fields.hpp"
 
-#include <boost/json/parse.hpp>
-
 #include <algorithm>
+#include <boost/json/parse.hpp>
 
 namespace sigma_analysis {
 namespace {
@@ -32,7 +31,8 @@ bool collect(const json::value& item, std::vector<std::string>& names, int depth
         if (parsed.is_string()) return true; // a keyword, no field
         return collect(parsed, names, depth + 1);
     }
-    default: return false;
+    default:
+        return false;
     }
 }
 
@@ -56,7 +56,8 @@ std::optional<std::vector<std::string>> detection_fields(const json::object& rul
 }
 
 void RuleCatalog::add(const json::object& rule) {
-    if (const auto* id = rule.if_contains("id"); id && id->is_string()) rules_.emplace(id->get_string(), &rule);
+    if (const auto* id = rule.if_contains("id"); id && id->is_string())
+        rules_.emplace(id->get_string(), &rule);
 }
 
 const json::object* RuleCatalog::find(std::string_view rule_id) const {

@@ -1,7 +1,6 @@
 #pragma once
 // The field names a Sigma rule's detection names, for the `rule-fields` match-context mode (contract 3.3).
 #include <boost/json/object.hpp>
-
 #include <optional>
 #include <string>
 #include <string_view>
@@ -10,9 +9,9 @@
 
 namespace sigma_analysis {
 
-// `EventID` plus the keys of the JSON objects in attributes.detection.details (each detail is an object, a list,
-// or a string holding JSON text, as VirusTotal serves it), with any `|modifier` suffix dropped; sorted in byte
-// order, without repeats. Empty optional when the rule has no usable detection.
+// `EventID` plus the keys of the JSON objects in attributes.detection.details (each detail is an object, a
+// list, or a string holding JSON text, as VirusTotal serves it), with any `|modifier` suffix dropped; sorted
+// in byte order, without repeats. Empty optional when the rule has no usable detection.
 std::optional<std::vector<std::string>> detection_fields(const boost::json::object& rule);
 
 // sigma_rule objects by rule id. Borrows the objects; they must outlive the catalog.

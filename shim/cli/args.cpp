@@ -23,7 +23,8 @@ ParsedArgs parse_args(std::span<const std::string> args, std::span<const OptionS
         }
         const auto eq = arg.find('=');
         const std::string_view name = arg.substr(2, eq == std::string_view::npos ? arg.npos : eq - 2);
-        const auto known = std::find_if(spec.begin(), spec.end(), [&](const auto& o) { return o.name == name; });
+        const auto known =
+            std::find_if(spec.begin(), spec.end(), [&](const auto& o) { return o.name == name; });
         if (known == spec.end()) {
             parsed.error = "unknown option '--" + std::string(name) + "'";
             return parsed;

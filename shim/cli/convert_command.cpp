@@ -2,7 +2,6 @@
 
 #include "cli/args.hpp"
 #include "cli/json_document.hpp"
-
 #include "sigma_analysis/extract.hpp"
 #include "sigma_analysis/file_id.hpp"
 #include "sigma_analysis/input.hpp"
@@ -56,7 +55,7 @@ namespace json = boost::json;
 namespace sa = sigma_analysis;
 
 constexpr OptionSpec convert_options[] = {
-    {"file", true},  {"behaviours", true},    {"rules", true},        {"form", true},  {"id", true},
+    {"file", true},          {"behaviours", true},  {"rules", true}, {"form", true},   {"id", true},
     {"match-context", true}, {"public-base", true}, {"limit", true}, {"cursor", true},
 };
 
@@ -110,7 +109,8 @@ bool load_rules(Loader& loader, const std::string& dir, sa::RuleCatalog& catalog
         if (!doc) return false;
         const auto rules = sa::find_rule_objects(*doc);
         if (!rules) return loader.fail(file.string(), rules.error);
-        for (const auto* rule : rules.value) catalog.add(*rule);
+        for (const auto* rule : rules.value)
+            catalog.add(*rule);
     }
     return true;
 }
@@ -142,7 +142,8 @@ int run_convert(std::span<const std::string> args, const CommandIo& io) {
     if (!base.starts_with("http://") && !base.starts_with("https://")) {
         return usage_error(io, "--public-base must start with http:// or https://");
     }
-    while (base.ends_with('/')) base.pop_back();
+    while (base.ends_with('/'))
+        base.pop_back();
     const std::string id = parsed.get("id");
     if (parsed.has("id") && !sa::is_file_id(id)) {
         return usage_error(io, "--id '" + id + "' is not an MD5, SHA-1 or SHA-256 in hex");
@@ -155,7 +156,8 @@ int run_convert(std::span<const std::string> args, const CommandIo& io) {
             const std::string text = parsed.get("limit");
             std::size_t limit = 0;
             const auto res = std::from_chars(text.data(), text.data() + text.size(), limit);
-            if (res.ec != std::errc{} || res.ptr != text.data() + text.size() || limit < 1 || limit > max_limit) {
+            if (res.ec != std::errc{} || res.ptr != text.data() + text.size() || limit < 1 ||
+                limit > max_limit) {
                 return usage_error(io, "--limit must be a whole number from 1 to 40");
             }
             page->limit = limit;
@@ -198,7 +200,8 @@ int run_convert(std::span<const std::string> args, const CommandIo& io) {
     const auto answer = sa::render(*form, analysis, {base, request_id, page, &rules, file_doc});
 
     io.out << answer.body << '\n';
-    if (answer.partial) io.err << "sigma-shim convert: fidelity partial: " << analysis.diagnostics.summary() << '\n';
+    if (answer.partial)
+        io.err << "sigma-shim convert: fidelity partial: " << analysis.diagnostics.summary() << '\n';
     if (!analysis.present) return ConvertExit::no_analysis;
     return answer.status == 200 ? ConvertExit::done : ConvertExit::bad_input;
 }

@@ -1,9 +1,8 @@
 #include "cli/json_document.hpp"
 
+#include <algorithm>
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/stream_parser.hpp>
-
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -30,7 +29,8 @@ JsonDocument parse_json_document(std::string_view bytes) {
         }
     }
     if (!ec) parser.finish(ec);
-    if (!ec) return {parser.release(), {}}; // moved with its arena: assigning into another value would copy it
+    if (!ec)
+        return {parser.release(), {}}; // moved with its arena: assigning into another value would copy it
 
     const std::size_t at = std::min(consumed, bytes.size());
     const auto before = bytes.substr(0, at);

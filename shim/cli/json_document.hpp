@@ -1,7 +1,6 @@
 #pragma once
 // Reading one JSON document from bytes, with a precise place when it is not JSON.
 #include <boost/json/value.hpp>
-
 #include <string>
 #include <string_view>
 

@@ -2,7 +2,6 @@
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/url/parse.hpp>
-
 #include <charconv>
 #include <filesystem>
 #include <fstream>
@@ -18,7 +17,8 @@ template <typename T>
 bool parse_number(std::string_view text, T& out, T min, T max) {
     T value{};
     const auto res = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (res.ec != std::errc{} || res.ptr != text.data() + text.size() || value < min || value > max) return false;
+    if (res.ec != std::errc{} || res.ptr != text.data() + text.size() || value < min || value > max)
+        return false;
     out = value;
     return true;
 }
@@ -42,8 +42,9 @@ Option number_option(std::string_view name, std::string_view help, std::string_v
     return {name, "N", help, default_text, [=](ServeConfig& c, std::string_view v) {
                 return parse_number(v, c.*field, min, max)
                            ? std::string()
-                           : bad(name, v, "expected a whole number from " + std::to_string(min) + " to " +
-                                              std::to_string(max));
+                           : bad(name, v,
+                                 "expected a whole number from " + std::to_string(min) + " to " +
+                                     std::to_string(max));
             }};
 }
 
@@ -75,7 +76,8 @@ std::string apply_listen(ServeConfig& c, std::string_view v) {
 std::string apply_public_base(ServeConfig& c, std::string_view v) {
     UpstreamAddress parsed;
     std::string error;
-    if (v == "demo" || !parse_upstream(v, parsed, error)) return bad("public-base", v, "expected http(s)://host[:port]");
+    if (v == "demo" || !parse_upstream(v, parsed, error))
+        return bad("public-base", v, "expected http(s)://host[:port]");
     c.public_base = parsed.origin;
     return {};
 }
@@ -83,7 +85,8 @@ std::string apply_public_base(ServeConfig& c, std::string_view v) {
 std::string apply_ca(ServeConfig& c, std::string_view v) {
     std::error_code ec;
     std::ifstream in{std::string(v)};
-    if (!std::filesystem::is_regular_file(std::string(v), ec) || !in) return bad("upstream-ca", v, "cannot read the file");
+    if (!std::filesystem::is_regular_file(std::string(v), ec) || !in)
+        return bad("upstream-ca", v, "cannot read the file");
     c.upstream_ca = v;
     return {};
 }
@@ -92,45 +95,52 @@ const std::vector<Option>& options() {
     static const std::vector<Option> all = {
         {"listen", "HOST:PORT", "address to serve on; a port of 0 picks a free one (the log says which)",
          "127.0.0.1:8080", apply_listen},
-        {"upstream", "URL", "the VirusTotal API: https://host[:port], http://host[:port], demo (the bundled "
-                            "sample objects, no network, no key) or dir:DIR (a folder written by --record)",
+        {"upstream", "URL",
+         "the VirusTotal API: https://host[:port], http://host[:port], demo (the bundled "
+         "sample objects, no network, no key) or dir:DIR (a folder written by --record)",
          "https://www.virustotal.com",
          [](ServeConfig& c, std::string_view v) {
              std::string error;
              return parse_upstream(v, c.upstream, error) ? std::string() : bad("upstream", v, error);
          }},
-        {"upstream-ca", "FILE", "PEM certificates trusted for the upstream, in addition to the system store", "",
-         apply_ca},
-        {"public-base", "URL", "the base of every link in reconstructed answers", "https://www.virustotal.com",
-         apply_public_base},
-        number_option<unsigned>("threads", "threads running the server", "the number of cores", &ServeConfig::threads,
-                                1, 256),
+        {"upstream-ca", "FILE", "PEM certificates trusted for the upstream, in addition to the system store",
+         "", apply_ca},
+        {"public-base", "URL", "the base of every link in reconstructed answers",
+         "https://www.virustotal.com", apply_public_base},
+        number_option<unsigned>("threads", "threads running the server", "the number of cores",
+                                &ServeConfig::threads, 1, 256),
         number_option<std::size_t>("max-header-bytes", "largest request header block accepted", "16384",
                                    &ServeConfig::max_header_bytes, 1024, 1u << 20),
         number_option<std::size_t>("max-body-bytes", "largest request body accepted (pass-through only)",
                                    "41943040", &ServeConfig::max_body_bytes, 0, std::size_t(1) << 40),
-        duration_option("idle-timeout", "how long a keep-alive connection may wait for its next request", "60s",
-                        &ServeConfig::idle_timeout),
+        duration_option("idle-timeout", "how long a keep-alive connection may wait for its next request",
+                        "60s", &ServeConfig::idle_timeout),
         duration_option("request-timeout", "how long reading a request or writing an answer may take", "60s",
                         &ServeConfig::request_timeout),
-        duration_option("drain-timeout", "on SIGTERM or SIGINT, how long requests in flight may take to finish",
-                        "30s", &ServeConfig::drain_timeout),
+        duration_option("drain-timeout",
+                        "on SIGTERM or SIGINT, how long requests in flight may take to finish", "30s",
+                        &ServeConfig::drain_timeout),
         number_option<std::size_t>("upstream-connections", "most open connections to the upstream", "16",
                                    &ServeConfig::upstream_connections, 1, 1024),
-        duration_option("upstream-timeout", "deadline of one upstream request, connecting included (504 after)",
-                        "30s", &ServeConfig::upstream_timeout),
-        number_option<std::size_t>("upstream-max-body-bytes", "largest upstream answer read for a reconstruction",
-                                   "67108864", &ServeConfig::upstream_max_body_bytes, 1024, std::size_t(1) << 40),
+        duration_option("upstream-timeout",
+                        "deadline of one upstream request, connecting included (504 after)", "30s",
+                        &ServeConfig::upstream_timeout),
+        number_option<std::size_t>("upstream-max-body-bytes",
+                                   "largest upstream answer read for a reconstruction", "67108864",
+                                   &ServeConfig::upstream_max_body_bytes, 1024, std::size_t(1) << 40),
         number_option<unsigned>("behaviour-pages", "most File behaviour pages fetched for one answer", "5",
                                 &ServeConfig::behaviour_pages, 0, 100),
-        number_option<unsigned>("rule-fetch-concurrency", "most sigma_rule fetches at once for one answer", "4",
-                                &ServeConfig::rule_fetch_concurrency, 1, 64),
-        {"match-context", "MODE", "all: every key of a match context; rule-fields: EventID and the rule's fields",
-         "all",
+        number_option<unsigned>("rule-fetch-concurrency", "most sigma_rule fetches at once for one answer",
+                                "4", &ServeConfig::rule_fetch_concurrency, 1, 64),
+        {"match-context", "MODE",
+         "all: every key of a match context; rule-fields: EventID and the rule's fields", "all",
          [](ServeConfig& c, std::string_view v) {
-             if (v == "all") c.match_context = ContextMode::all;
-             else if (v == "rule-fields") c.match_context = ContextMode::rule_fields;
-             else return bad("match-context", v, "expected all or rule-fields");
+             if (v == "all")
+                 c.match_context = ContextMode::all;
+             else if (v == "rule-fields")
+                 c.match_context = ContextMode::rule_fields;
+             else
+                 return bad("match-context", v, "expected all or rule-fields");
              return std::string();
          }},
         {"api-key-env", "NAME", "environment variable holding the key used when a client sends no x-apikey",
@@ -140,28 +150,34 @@ const std::vector<Option>& options() {
              c.api_key_env = v;
              return std::string();
          }},
-        number_option<std::size_t>("cache-bytes", "memory for cached upstream objects (least recently used go first)",
+        number_option<std::size_t>("cache-bytes",
+                                   "memory for cached upstream objects (least recently used go first)",
                                    "268435456", &ServeConfig::cache_bytes, 0, std::size_t(1) << 40),
         duration_option("cache-ttl", "how long a cached File or behaviour object is fresh", "1h",
                         &ServeConfig::cache_ttl),
-        duration_option("negative-ttl", "how long a cached NotFoundError is fresh", "10m", &ServeConfig::negative_ttl),
-        duration_option("rule-cache-ttl", "how long a cached sigma_rule object is fresh (shared by every key)", "24h",
+        duration_option("negative-ttl", "how long a cached NotFoundError is fresh", "10m",
+                        &ServeConfig::negative_ttl),
+        duration_option("rule-cache-ttl",
+                        "how long a cached sigma_rule object is fresh (shared by every key)", "24h",
                         &ServeConfig::rule_cache_ttl),
-        duration_option("stale-if-error", "how old a cached copy may be and still be served when the upstream fails",
-                        "24h", &ServeConfig::stale_if_error, true),
+        duration_option("stale-if-error",
+                        "how old a cached copy may be and still be served when the upstream fails", "24h",
+                        &ServeConfig::stale_if_error, true),
         number_option<unsigned>("quota-per-minute", "upstream requests per key per minute (0: no limit)", "0",
                                 &ServeConfig::quota_per_minute, 0, 1000000),
         number_option<unsigned>("quota-per-day", "upstream requests per key per UTC day (0: no limit)", "0",
                                 &ServeConfig::quota_per_day, 0, 100000000),
         duration_option("quota-wait", "how long a request may wait for quota before a local 429", "0s",
                         &ServeConfig::quota_wait, true),
-        number_option<unsigned>("upstream-retries", "retries of an upstream request that failed transiently", "2",
-                                &ServeConfig::upstream_retries, 0, 10),
-        {"record", "DIR", "write every upstream object fetched (File, behaviour pages, sigma_rules) into DIR", "",
+        number_option<unsigned>("upstream-retries", "retries of an upstream request that failed transiently",
+                                "2", &ServeConfig::upstream_retries, 0, 10),
+        {"record", "DIR", "write every upstream object fetched (File, behaviour pages, sigma_rules) into DIR",
+         "",
          [](ServeConfig& c, std::string_view v) {
              std::error_code ec;
              std::filesystem::create_directories(std::string(v), ec);
-             if (ec || !std::filesystem::is_directory(std::string(v))) return bad("record", v, "cannot create the folder");
+             if (ec || !std::filesystem::is_directory(std::string(v)))
+                 return bad("record", v, "cannot create the folder");
              c.record_dir = v;
              return std::string();
          }},
@@ -178,7 +194,8 @@ const std::vector<Option>& options() {
 
 std::string env_name(std::string_view flag) {
     std::string name = "SIGMA_SHIM_";
-    for (char ch : flag) name.push_back(ch == '-' ? '_' : static_cast<char>(ch >= 'a' && ch <= 'z' ? ch - 32 : ch));
+    for (char ch : flag)
+        name.push_back(ch == '-' ? '_' : static_cast<char>(ch >= 'a' && ch <= 'z' ? ch - 32 : ch));
     return name;
 }
 
@@ -190,11 +207,16 @@ bool parse_duration(std::string_view text, Duration& out) {
     const auto unit = unit_at == std::string_view::npos ? std::string_view("s") : text.substr(unit_at);
     std::int64_t n = 0;
     if (number.empty() || !parse_number<std::int64_t>(number, n, 0, 86'400'000)) return false;
-    if (unit == "ms") out = Duration(n);
-    else if (unit == "s") out = Duration(n * 1000);
-    else if (unit == "m") out = Duration(n * 60'000);
-    else if (unit == "h") out = Duration(n * 3'600'000);
-    else return false;
+    if (unit == "ms")
+        out = Duration(n);
+    else if (unit == "s")
+        out = Duration(n * 1000);
+    else if (unit == "m")
+        out = Duration(n * 60'000);
+    else if (unit == "h")
+        out = Duration(n * 3'600'000);
+    else
+        return false;
     return true;
 }
 
@@ -249,7 +271,8 @@ ConfigResult parse_serve_config(std::span<const std::string> args,
     r.config.threads = std::max(1u, std::thread::hardware_concurrency());
     parse_upstream("https://www.virustotal.com", r.config.upstream, r.error);
 
-    // Flags win over variables: the flags are read first, and a variable is applied only when no flag gave it.
+    // Flags win over variables: the flags are read first, and a variable is applied only when no flag gave
+    // it.
     std::vector<std::pair<const Option*, std::string_view>> given;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string_view arg = args[i];
@@ -259,20 +282,24 @@ ConfigResult parse_serve_config(std::span<const std::string> args,
         }
         const auto eq = arg.find('=');
         const auto name = arg.starts_with("--") ? arg.substr(2, eq == arg.npos ? arg.npos : eq - 2) : arg;
-        const auto it = std::find_if(options().begin(), options().end(), [&](const auto& o) { return o.name == name; });
+        const auto it =
+            std::find_if(options().begin(), options().end(), [&](const auto& o) { return o.name == name; });
         if (!arg.starts_with("--") || it == options().end()) {
             r.error = "unknown option '" + std::string(arg) + "'";
             return r;
         }
-        if (eq != arg.npos) given.emplace_back(&*it, arg.substr(eq + 1));
-        else if (i + 1 < args.size()) given.emplace_back(&*it, args[++i]);
+        if (eq != arg.npos)
+            given.emplace_back(&*it, arg.substr(eq + 1));
+        else if (i + 1 < args.size())
+            given.emplace_back(&*it, args[++i]);
         else {
             r.error = "option '--" + std::string(name) + "' needs a value";
             return r;
         }
     }
     for (const auto& o : options()) {
-        const bool flagged = std::any_of(given.begin(), given.end(), [&](const auto& g) { return g.first == &o; });
+        const bool flagged =
+            std::any_of(given.begin(), given.end(), [&](const auto& g) { return g.first == &o; });
         const char* v = flagged ? nullptr : getenv(env_name(o.name).c_str());
         if (!v || !*v) continue;
         if (auto e = o.apply(r.config, v); !e.empty()) {
@@ -290,10 +317,11 @@ ConfigResult parse_serve_config(std::span<const std::string> args,
 }
 
 std::string serve_usage() {
-    std::string s = "usage: sigma-shim serve [options]\n\n"
-                    "Serves the deprecated VirusTotal Sigma routes, rebuilt from File and File behaviour objects,\n"
-                    "and passes every other /api/v3/ request through to the upstream unchanged.\n\n"
-                    "options (each also from the environment variable shown):\n";
+    std::string s =
+        "usage: sigma-shim serve [options]\n\n"
+        "Serves the deprecated VirusTotal Sigma routes, rebuilt from File and File behaviour objects,\n"
+        "and passes every other /api/v3/ request through to the upstream unchanged.\n\n"
+        "options (each also from the environment variable shown):\n";
     for (const auto& o : options()) {
         std::string head = "  --" + std::string(o.name) + " " + std::string(o.placeholder);
         s += head;
@@ -304,7 +332,8 @@ std::string serve_usage() {
         s += "\n";
     }
     s += "  -h, --help                      this text\n\n"
-         "The API key: the client's x-apikey header is forwarded; without one, the key in the variable named by\n"
+         "The API key: the client's x-apikey header is forwarded; without one, the key in the variable named "
+         "by\n"
          "--api-key-env is used; without either, the answer is 401 AuthenticationRequiredError.\n";
     return s;
 }

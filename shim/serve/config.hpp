@@ -16,8 +16,8 @@ using Duration = std::chrono::milliseconds;
 
 // Where upstream requests go: VirusTotal (or a test upstream) over HTTPS or HTTP, or the bundled demo data.
 struct UpstreamAddress {
-    bool demo = false;  // the bundled objects, or the folder in `dir`, served in-process
-    std::string dir;    // dir:DIR: a recorded folder (see --record)
+    bool demo = false; // the bundled objects, or the folder in `dir`, served in-process
+    std::string dir;   // dir:DIR: a recorded folder (see --record)
     bool tls = true;
     std::string host;   // as in the Host header and SNI
     std::string port;   // "443" when not given
@@ -28,7 +28,7 @@ struct ServeConfig {
     std::string listen_host = "127.0.0.1";
     std::uint16_t listen_port = 8080;
     UpstreamAddress upstream;
-    std::string upstream_ca;   // extra trust anchors (PEM), added to the system store
+    std::string upstream_ca; // extra trust anchors (PEM), added to the system store
     std::string public_base = "https://www.virustotal.com";
     unsigned threads = 1;
     std::size_t max_header_bytes = 16 * 1024;

@@ -6,7 +6,8 @@
 namespace shim::serve {
 
 struct DemoObject {
-    std::string_view path; // relative to shim/demo/: files/<sha256>.json, behaviours/<sha256>.json, sigma_rules/<id>.json
+    std::string_view
+        path; // relative to shim/demo/: files/<sha256>.json, behaviours/<sha256>.json, sigma_rules/<id>.json
     std::string_view json;
 };
 

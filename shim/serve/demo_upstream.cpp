@@ -4,6 +4,7 @@
 #include "serve/replay_catalog.hpp"
 #include "sigma_analysis/errors.hpp"
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -13,8 +14,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json/parse.hpp>
-
-#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -33,7 +32,8 @@ using asio::ip::tcp;
 
 ReplayCatalog bundled_catalog() {
     ReplayCatalog c;
-    for (const auto& object : demo_objects()) c.add(object.path, std::string(object.json));
+    for (const auto& object : demo_objects())
+        c.add(object.path, std::string(object.json));
     return c;
 }
 
@@ -56,7 +56,8 @@ ReplayCatalog recorded_catalog(const std::string& dir) {
     const fs::path root(dir);
     std::error_code ec;
     if (!fs::is_directory(root, ec)) {
-        throw std::runtime_error("the recorded folder " + dir + " cannot be read" + (ec ? ": " + ec.message() : ""));
+        throw std::runtime_error("the recorded folder " + dir + " cannot be read" +
+                                 (ec ? ": " + ec.message() : ""));
     }
     std::vector<std::string> paths; // relative, sorted: the catalog is the same whatever the listing order
     for (const char* kind : {"files", "behaviours", "sigma_rules"}) {
@@ -75,7 +76,8 @@ ReplayCatalog recorded_catalog(const std::string& dir) {
     }
     std::sort(paths.begin(), paths.end());
     ReplayCatalog c;
-    for (const auto& relative : paths) c.add(relative, read_object(root / relative));
+    for (const auto& relative : paths)
+        c.add(relative, read_object(root / relative));
     return c;
 }
 
@@ -90,11 +92,12 @@ asio::awaitable<void> serve_demo_connection(tcp::socket socket, const ReplayCata
         co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
         if (ec) break;
         const auto& req = parser.get();
-        auto [status, body] = req.method() == http::verb::get
-                                  ? catalog.answer(req.target())
-                                  : std::pair<unsigned, std::string>{
-                                        405, sigma_analysis::error_body("NotAllowedError",
-                                                                        "the demo upstream answers GET only")};
+        auto [status, body] =
+            req.method() == http::verb::get
+                ? catalog.answer(req.target())
+                : std::pair<unsigned, std::string>{
+                      405,
+                      sigma_analysis::error_body("NotAllowedError", "the demo upstream answers GET only")};
         http::response<http::string_body> res{static_cast<http::status>(status), 11};
         res.set(http::field::content_type, "application/json");
         res.set(http::field::server, "sigma-shim demo upstream");
@@ -124,12 +127,14 @@ asio::awaitable<void> demo_accept_loop(tcp::acceptor& acceptor, const ReplayCata
 
 struct DemoUpstream::Impl {
     Impl(asio::io_context& ioc, const std::string& dir)
-        : acceptor(asio::make_strand(ioc)), catalog(dir.empty() ? bundled_catalog() : recorded_catalog(dir)) {}
+        : acceptor(asio::make_strand(ioc)), catalog(dir.empty() ? bundled_catalog() : recorded_catalog(dir)) {
+    }
     tcp::acceptor acceptor;
     ReplayCatalog catalog;
 };
 
-DemoUpstream::DemoUpstream(asio::io_context& ioc, std::string dir) : impl_(std::make_unique<Impl>(ioc, dir)) {}
+DemoUpstream::DemoUpstream(asio::io_context& ioc, std::string dir)
+    : impl_(std::make_unique<Impl>(ioc, dir)) {}
 DemoUpstream::~DemoUpstream() = default;
 
 std::uint16_t DemoUpstream::start() {
@@ -137,7 +142,8 @@ std::uint16_t DemoUpstream::start() {
     impl_->acceptor.open(endpoint.protocol());
     impl_->acceptor.bind(endpoint);
     impl_->acceptor.listen();
-    asio::co_spawn(impl_->acceptor.get_executor(), demo_accept_loop(impl_->acceptor, impl_->catalog), asio::detached);
+    asio::co_spawn(impl_->acceptor.get_executor(), demo_accept_loop(impl_->acceptor, impl_->catalog),
+                   asio::detached);
     return impl_->acceptor.local_endpoint().port();
 }
 

@@ -16,7 +16,6 @@
 #include <boost/json/parse.hpp>
 #include <boost/url/encode.hpp>
 #include <boost/url/rfc/unreserved_chars.hpp>
-
 #include <deque>
 
 namespace shim::serve {
@@ -59,7 +58,8 @@ HttpAnswer upstream_error(const UpstreamResponse& r, std::string_view what) {
         a.note = std::string(what) + ": upstream " + std::to_string(r.status);
         return a;
     }
-    auto a = error_answer("TransientError", "the upstream answered with something that is not a VirusTotal object");
+    auto a = error_answer("TransientError",
+                          "the upstream answered with something that is not a VirusTotal object");
     a.note = std::string(what) + ": upstream " + std::to_string(r.status) + " with a body that is not JSON";
     return a;
 }
@@ -117,7 +117,8 @@ asio::awaitable<HttpAnswer> LegacyHandler::reconstruct(const LegacyRequest& requ
         if (config_.behaviour_pages > 0) {
             // Named arguments, no temporaries: GCC 12 mishandles temporaries inside a co_await expression.
             const std::string first_page_target = behaviours_target(file_path, {});
-            std::tie(file_response, first_page) = co_await (fetch(route.file_target) && fetch(first_page_target));
+            std::tie(file_response, first_page) =
+                co_await (fetch(route.file_target) && fetch(first_page_target));
         } else {
             file_response = co_await fetch(route.file_target);
         }
@@ -134,7 +135,8 @@ asio::awaitable<HttpAnswer> LegacyHandler::reconstruct(const LegacyRequest& requ
         }
         json::error_code ec;
         const json::value file_doc = parse_body(file_response.body, ec);
-        const auto file = ec ? sa::Recognised<const json::object*>{nullptr, "not JSON"} : sa::find_file_object(file_doc);
+        const auto file =
+            ec ? sa::Recognised<const json::object*>{nullptr, "not JSON"} : sa::find_file_object(file_doc);
         if (!file) {
             UpstreamResponse broken = file_response;
             broken.failure = Failure::transient;
@@ -153,7 +155,8 @@ asio::awaitable<HttpAnswer> LegacyHandler::reconstruct(const LegacyRequest& requ
                 co_return fail(page_response, "behaviours");
             }
             const auto& page = pages.emplace_back(parse_body(page_response.body, ec));
-            auto found = ec ? sa::Recognised<sa::BehaviourObjects>{{}, "not JSON"} : sa::find_behaviour_objects(page);
+            auto found =
+                ec ? sa::Recognised<sa::BehaviourObjects>{{}, "not JSON"} : sa::find_behaviour_objects(page);
             if (!found) {
                 UpstreamResponse broken = page_response;
                 broken.failure = Failure::transient;
@@ -192,7 +195,8 @@ asio::awaitable<HttpAnswer> LegacyHandler::reconstruct(const LegacyRequest& requ
             using Op = decltype(asio::co_spawn(executor, worker(), asio::deferred));
             std::vector<Op> workers;
             const std::size_t n = std::min<std::size_t>(config_.rule_fetch_concurrency, ids.size());
-            for (std::size_t i = 0; i < n; ++i) workers.push_back(asio::co_spawn(executor, worker(), asio::deferred));
+            for (std::size_t i = 0; i < n; ++i)
+                workers.push_back(asio::co_spawn(executor, worker(), asio::deferred));
             if (!workers.empty()) {
                 auto group = asio::experimental::make_parallel_group(std::move(workers));
                 co_await group.async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
@@ -203,7 +207,8 @@ asio::awaitable<HttpAnswer> LegacyHandler::reconstruct(const LegacyRequest& requ
                 const auto& doc = rule_docs.emplace_back(parse_body(r.body, ec));
                 if (ec) continue;
                 if (const auto found = sa::find_rule_objects(doc)) {
-                    for (const auto* rule : found.value) rules.add(*rule);
+                    for (const auto* rule : found.value)
+                        rules.add(*rule);
                 }
             }
         }
@@ -212,7 +217,8 @@ asio::awaitable<HttpAnswer> LegacyHandler::reconstruct(const LegacyRequest& requ
         analysis.diagnostics.skipped += skipped_items;
         analysis.diagnostics.behaviours_truncated = truncated;
         const std::string request_id = sa::to_lower_ascii(route.id);
-        auto rendered = sa::render(route.form, analysis, {config_.public_base, request_id, route.page, &rules, &file_doc});
+        auto rendered = sa::render(route.form, analysis,
+                                   {config_.public_base, request_id, route.page, &rules, &file_doc});
 
         HttpAnswer a;
         a.status = rendered.status;

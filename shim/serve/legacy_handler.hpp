@@ -18,7 +18,8 @@ struct LegacyRequest {
 
 class LegacyHandler {
 public:
-    LegacyHandler(upstream::Upstream& upstream, const ServeConfig& config) : upstream_(upstream), config_(config) {}
+    LegacyHandler(upstream::Upstream& upstream, const ServeConfig& config)
+        : upstream_(upstream), config_(config) {}
 
     boost::asio::awaitable<HttpAnswer> handle(const LegacyRequest& request);
 

@@ -6,9 +6,12 @@ namespace shim::serve {
 
 std::string upstream_status_label(const upstream::UpstreamResponse& r) {
     switch (r.failure) {
-    case upstream::Failure::deadline: return "timeout";
-    case upstream::Failure::transient: return r.status ? std::to_string(r.status) : "error";
-    case upstream::Failure::none: break;
+    case upstream::Failure::deadline:
+        return "timeout";
+    case upstream::Failure::transient:
+        return r.status ? std::to_string(r.status) : "error";
+    case upstream::Failure::none:
+        break;
     }
     return std::to_string(r.status);
 }

@@ -2,14 +2,13 @@
 
 #include "upstream/connection_pool.hpp"
 
+#include <array>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-
-#include <array>
-#include <optional>
 #include <limits>
+#include <optional>
 
 namespace shim::serve {
 namespace {
@@ -25,9 +24,18 @@ constexpr std::size_t chunk_bytes = 64 * 1024;
 
 // Hop-by-hop headers (RFC 9110 7.6.1) and those the relay sets itself.
 bool is_hop_by_hop(std::string_view name, std::string_view connection_tokens) {
-    static constexpr std::string_view fixed[] = {"connection", "keep-alive", "te", "trailer", "transfer-encoding",
-                                                 "upgrade", "proxy-connection", "proxy-authenticate",
-                                                 "proxy-authorization", "host", "expect", "content-length"};
+    static constexpr std::string_view fixed[] = {"connection",
+                                                 "keep-alive",
+                                                 "te",
+                                                 "trailer",
+                                                 "transfer-encoding",
+                                                 "upgrade",
+                                                 "proxy-connection",
+                                                 "proxy-authenticate",
+                                                 "proxy-authorization",
+                                                 "host",
+                                                 "expect",
+                                                 "content-length"};
     for (auto f : fixed) {
         if (beast::iequals(name, f)) return true;
     }
@@ -36,10 +44,13 @@ bool is_hop_by_hop(std::string_view name, std::string_view connection_tokens) {
     while (!connection_tokens.empty()) {
         const auto comma = connection_tokens.find(',');
         auto token = connection_tokens.substr(0, comma);
-        while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
-        while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+        while (!token.empty() && token.front() == ' ')
+            token.remove_prefix(1);
+        while (!token.empty() && token.back() == ' ')
+            token.remove_suffix(1);
         if (!token.empty() && beast::iequals(name, token)) return true;
-        connection_tokens = comma == std::string_view::npos ? std::string_view() : connection_tokens.substr(comma + 1);
+        connection_tokens =
+            comma == std::string_view::npos ? std::string_view() : connection_tokens.substr(comma + 1);
     }
     return false;
 }
@@ -58,15 +69,15 @@ auto on_stream(Connection& c, Op&& op) {
 }
 
 bool idempotent(http::verb v) {
-    return v == http::verb::get || v == http::verb::head || v == http::verb::options || v == http::verb::put ||
-           v == http::verb::delete_;
+    return v == http::verb::get || v == http::verb::head || v == http::verb::options ||
+           v == http::verb::put || v == http::verb::delete_;
 }
 
 } // namespace
 
 asio::awaitable<RelayOutcome> relay(beast::tcp_stream& client, beast::flat_buffer& client_buffer,
-                                    http::request_parser<http::empty_body>& header, const RelayRequest& request,
-                                    ServerState& state) {
+                                    http::request_parser<http::empty_body>& header,
+                                    const RelayRequest& request, ServerState& state) {
     const auto& cfg = state.config;
     auto& pool = state.pool;
     RelayOutcome out;
@@ -78,8 +89,10 @@ asio::awaitable<RelayOutcome> relay(beast::tcp_stream& client, beast::flat_buffe
     const unsigned version = in.version();
 
     http::request<http::buffer_body> up;
-    if (in.method() == http::verb::unknown) up.method_string(in.method_string());
-    else up.method(in.method());
+    if (in.method() == http::verb::unknown)
+        up.method_string(in.method_string());
+    else
+        up.method(in.method());
     up.target(in.target());
     up.version(11);
     copy_end_to_end(in, up);
@@ -87,8 +100,10 @@ asio::awaitable<RelayOutcome> relay(beast::tcp_stream& client, beast::flat_buffe
     up.set("x-apikey", request.api_key);
     up.set("X-Request-Id", request.request_id);
     if (has_body) {
-        if (length) up.content_length(*length);
-        else up.chunked(true);
+        if (length)
+            up.content_length(*length);
+        else
+            up.chunked(true);
     }
 
     error_code ec;
@@ -119,7 +134,8 @@ asio::awaitable<RelayOutcome> relay(beast::tcp_stream& client, beast::flat_buffe
         upstream::ConnectError connect_error;
         conn = co_await pool.acquire(Clock::now() + cfg.upstream_timeout, attempt > 0, connect_error);
         if (!conn) {
-            co_return fail(connect_error.deadline ? "DeadlineExceededError" : "TransientError", connect_error.detail);
+            co_return fail(connect_error.deadline ? "DeadlineExceededError" : "TransientError",
+                           connect_error.detail);
         }
         http::request_serializer<http::buffer_body> sr{up};
         up.body().data = nullptr;
@@ -134,12 +150,14 @@ asio::awaitable<RelayOutcome> relay(beast::tcp_stream& client, beast::flat_buffe
             body.get().body().data = buf.data();
             body.get().body().size = buf.size();
             client.expires_after(cfg.request_timeout);
-            co_await http::async_read(client, client_buffer, body, asio::redirect_error(asio::use_awaitable, ec));
+            co_await http::async_read(client, client_buffer, body,
+                                      asio::redirect_error(asio::use_awaitable, ec));
             if (ec == http::error::need_buffer) ec = {};
             if (ec) {
                 // The client's body broke off or grew past the limit: the upstream gets an incomplete request
                 // and is dropped; the client gets no answer it could mistake for the upstream's.
-                co_return fail(ec == http::error::body_limit ? "PayloadTooLargeError" : "InvalidArgumentError",
+                co_return fail(ec == http::error::body_limit ? "PayloadTooLargeError"
+                                                             : "InvalidArgumentError",
                                "client body: " + ec.message());
             }
             up.body().data = buf.data();
@@ -163,7 +181,8 @@ asio::awaitable<RelayOutcome> relay(beast::tcp_stream& client, beast::flat_buffe
             if (method == http::verb::head) answer->skip(true);
             conn->tcp().expires_after(cfg.upstream_timeout);
             co_await on_stream(*conn, [&](auto& s) {
-                return http::async_read_header(s, conn->buffer, *answer, asio::redirect_error(asio::use_awaitable, ec));
+                return http::async_read_header(s, conn->buffer, *answer,
+                                               asio::redirect_error(asio::use_awaitable, ec));
             });
         }
         if (!ec) break;
@@ -175,7 +194,8 @@ asio::awaitable<RelayOutcome> relay(beast::tcp_stream& client, beast::flat_buffe
                        "upstream: " + ec.message());
     }
 
-    // The answer, relayed as it comes: status, end-to-end headers and body bytes (compressed stays compressed).
+    // The answer, relayed as it comes: status, end-to-end headers and body bytes (compressed stays
+    // compressed).
     const auto& upstream_answer = answer->get();
     const unsigned status = upstream_answer.result_int();
     out.retry_after = upstream_answer[http::field::retry_after];
@@ -194,9 +214,12 @@ asio::awaitable<RelayOutcome> relay(beast::tcp_stream& client, beast::flat_buffe
     res.set("X-Request-Id", request.request_id);
     bool keep_alive = client_keep_alive && !state.draining.load();
     if (body_expected) {
-        if (const auto n = answer->content_length()) res.content_length(*n);
-        else if (version >= 11) res.chunked(true);
-        else keep_alive = false; // HTTP/1.0 without a length: the end of the body is the end of the connection
+        if (const auto n = answer->content_length())
+            res.content_length(*n);
+        else if (version >= 11)
+            res.chunked(true);
+        else
+            keep_alive = false; // HTTP/1.0 without a length: the end of the body is the end of the connection
     }
     res.keep_alive(keep_alive);
 

@@ -27,8 +27,9 @@ struct RelayRequest {
 };
 
 // `header` holds the parsed request header; its body, if any, is still to be read from `client`.
-boost::asio::awaitable<RelayOutcome> relay(boost::beast::tcp_stream& client, boost::beast::flat_buffer& client_buffer,
-                                           boost::beast::http::request_parser<boost::beast::http::empty_body>& header,
-                                           const RelayRequest& request, ServerState& state);
+boost::asio::awaitable<RelayOutcome>
+relay(boost::beast::tcp_stream& client, boost::beast::flat_buffer& client_buffer,
+      boost::beast::http::request_parser<boost::beast::http::empty_body>& header, const RelayRequest& request,
+      ServerState& state);
 
 } // namespace shim::serve

@@ -4,11 +4,10 @@
 #include "sigma_analysis/file_id.hpp"
 #include "upstream/record_layout.hpp"
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <boost/url/parse.hpp>
-
-#include <algorithm>
 #include <stdexcept>
 
 namespace shim::serve {
@@ -55,17 +54,21 @@ std::string string_member(const json::object* o, std::string_view key) {
 // An id that can stand in a path segment as is (the stored hashes are user data).
 bool plain(std::string_view id) {
     return !id.empty() && std::all_of(id.begin(), id.end(), [](char c) {
-        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || c == '_';
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' ||
+               c == '_';
     });
 }
 
-// The path comes from the request: echo only a short, printable-ASCII rendering of it (the body stays valid JSON).
+// The path comes from the request: echo only a short, printable-ASCII rendering of it (the body stays valid
+// JSON).
 std::pair<unsigned, std::string> not_found(std::string_view path) {
     constexpr std::size_t shown = 200;
     std::string safe;
-    for (char c : path.substr(0, shown)) safe.push_back(c >= 0x20 && c < 0x7f ? c : '?');
+    for (char c : path.substr(0, shown))
+        safe.push_back(c >= 0x20 && c < 0x7f ? c : '?');
     if (path.size() > shown) safe += "...";
-    return {404, sigma_analysis::error_body("NotFoundError", "\"" + safe + "\" is not among the replayed objects")};
+    return {404, sigma_analysis::error_body("NotFoundError",
+                                            "\"" + safe + "\" is not among the replayed objects")};
 }
 
 } // namespace
@@ -80,14 +83,16 @@ void ReplayCatalog::add(std::string_view relative_path, std::string json_text) {
     boost::system::error_code ec;
     const json::value doc = json::parse(json_text, ec);
     if (ec) {
-        throw std::runtime_error("the File object " + std::string(relative_path) + " is not JSON: " + ec.message());
+        throw std::runtime_error("the File object " + std::string(relative_path) +
+                                 " is not JSON: " + ec.message());
     }
     FileEntry entry;
     const std::string name = stored_name(path);
     const auto* object = file_object(doc);
     const auto* attributes = object ? file_attributes(*object) : nullptr;
     for (const char* key : {"md5", "sha1", "sha256"}) {
-        if (auto hash = string_member(attributes, key); !hash.empty()) entry.aliases.push_back(std::move(hash));
+        if (auto hash = string_member(attributes, key); !hash.empty())
+            entry.aliases.push_back(std::move(hash));
     }
     entry.aliases.push_back(name);
     std::sort(entry.aliases.begin(), entry.aliases.end());
@@ -95,8 +100,10 @@ void ReplayCatalog::add(std::string_view relative_path, std::string json_text) {
 
     entry.sha256 = string_member(attributes, "sha256");
     if (entry.sha256.empty()) {
-        if (auto id = string_member(object, "id"); is_sha256(id)) entry.sha256 = std::move(id);
-        else entry.sha256 = name;
+        if (auto id = string_member(object, "id"); is_sha256(id))
+            entry.sha256 = std::move(id);
+        else
+            entry.sha256 = name;
     }
 
     const bool replaced = files_.contains(path);
@@ -106,7 +113,8 @@ void ReplayCatalog::add(std::string_view relative_path, std::string json_text) {
         reindex_aliases();
         return;
     }
-    // Where two stored objects claim the same hash, the one with the smaller path answers, whatever the order of add.
+    // Where two stored objects claim the same hash, the one with the smaller path answers, whatever the order
+    // of add.
     for (const auto& alias : entry.aliases) {
         auto [it, inserted] = alias_.try_emplace(alias, path);
         if (!inserted && path < it->second) it->second = path;
@@ -117,7 +125,8 @@ void ReplayCatalog::add(std::string_view relative_path, std::string json_text) {
 void ReplayCatalog::reindex_aliases() {
     alias_.clear();
     for (const auto& [path, entry] : files_) { // in path order: the first claim of a hash stays
-        for (const auto& alias : entry.aliases) alias_.try_emplace(alias, path);
+        for (const auto& alias : entry.aliases)
+            alias_.try_emplace(alias, path);
     }
 }
 
@@ -139,12 +148,14 @@ std::pair<unsigned, std::string> ReplayCatalog::answer(std::string_view target) 
     if (!url) return not_found(target.substr(0, target.find('?')));
     const std::string_view shown = url->encoded_path();
     std::vector<std::string> seg;
-    for (const auto& s : url->segments()) seg.push_back(s);
+    for (const auto& s : url->segments())
+        seg.push_back(s);
     if (seg.size() < 4 || seg[0] != "api" || seg[1] != "v3" || seg[3].empty()) return not_found(shown);
     const std::string id = sigma_analysis::to_lower_ascii(seg[3]);
 
     if (seg[2] == "sigma_rules" && seg.size() == 4) {
-        if (const auto it = objects_.find("sigma_rules/" + id + std::string(json_suffix)); it != objects_.end()) {
+        if (const auto it = objects_.find("sigma_rules/" + id + std::string(json_suffix));
+            it != objects_.end()) {
             return {200, it->second};
         }
         return not_found(shown);
@@ -176,10 +187,11 @@ std::pair<unsigned, std::string> ReplayCatalog::answer(std::string_view target) 
         }
     }
     bool has_cursor = false;
-    for (const auto& p : url->params()) has_cursor = has_cursor || (p.key == "cursor" && !p.value.empty());
+    for (const auto& p : url->params())
+        has_cursor = has_cursor || (p.key == "cursor" && !p.value.empty());
     if (file && !has_cursor) {
-        return {200, R"({"data":[],"links":{"self":"https://www.virustotal.com/api/v3/files/)" + file->sha256 +
-                         R"(/behaviours"},"meta":{"count":0}})"};
+        return {200, R"({"data":[],"links":{"self":"https://www.virustotal.com/api/v3/files/)" +
+                         file->sha256 + R"(/behaviours"},"meta":{"count":0}})"};
     }
     return not_found(shown);
 }

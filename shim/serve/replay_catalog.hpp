@@ -4,12 +4,14 @@
 // target. Pure: no sockets, so every rule is one call in the unit tests.
 //
 //   GET /api/v3/files/{id}                  the File object; {id} is any of its md5/sha1/sha256 (from
-//                                           data.attributes, or the object's own attributes when stored without
-//                                           envelope) or the name it is stored under, any case. A query is ignored.
+//                                           data.attributes, or the object's own attributes when stored
+//                                           without envelope) or the name it is stored under, any case. A
+//                                           query is ignored.
 //   GET /api/v3/files/{id}/behaviours[?cursor=C]
-//                                           behaviours/{id}[.cursor-{hex}].json for {id} as requested (lower-cased),
-//                                           else for any alias of the file; without a stored first page, an existing
-//                                           file answers an empty list. Otherwise 404.
+//                                           behaviours/{id}[.cursor-{hex}].json for {id} as requested
+//                                           (lower-cased), else for any alias of the file; without a stored
+//                                           first page, an existing file answers an empty list. Otherwise
+//                                           404.
 //   GET /api/v3/sigma_rules/{id}            the stored object (a query is ignored).
 //   anything else                           404 NotFoundError.
 #include <map>
@@ -22,9 +24,9 @@ namespace shim::serve {
 
 class ReplayCatalog {
 public:
-    // Stores `json` (kept byte for byte) under `relative_path` (files/..., behaviours/..., sigma_rules/...; compared
-    // case-insensitively). A File object must be JSON: throws std::runtime_error otherwise. Other objects are not
-    // parsed. Adding a path again replaces the earlier object.
+    // Stores `json` (kept byte for byte) under `relative_path` (files/..., behaviours/..., sigma_rules/...;
+    // compared case-insensitively). A File object must be JSON: throws std::runtime_error otherwise. Other
+    // objects are not parsed. Adding a path again replaces the earlier object.
     void add(std::string_view relative_path, std::string json);
 
     // {status, body} for an origin-form target (path and query) of a GET request.

@@ -4,7 +4,6 @@
 
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
-
 #include <charconv>
 #include <vector>
 
@@ -40,7 +39,8 @@ std::string read_page(const urls::url_view& url, sigma_analysis::Page& page) {
     return {};
 }
 
-// The File request for ?relationships=...,sigma_analysis,...: the list without sigma_analysis, dropped if empty.
+// The File request for ?relationships=...,sigma_analysis,...: the list without sigma_analysis, dropped if
+// empty.
 std::string file_target_without_sigma(const urls::url_view& url) {
     urls::url copy(url);
     auto params = copy.params();
@@ -55,7 +55,8 @@ std::string file_target_without_sigma(const urls::url_view& url) {
         while (!list.empty()) {
             const auto comma = list.find(',');
             const auto item = list.substr(0, comma);
-            if (!item.empty() && item != "sigma_analysis") kept += (kept.empty() ? "" : ",") + std::string(item);
+            if (!item.empty() && item != "sigma_analysis")
+                kept += (kept.empty() ? "" : ",") + std::string(item);
             list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
         }
         if (kept.empty()) {
@@ -86,17 +87,22 @@ bool asks_for_sigma_relationship(const urls::url_view& url) {
 
 std::string_view route_class_name(RouteClass c) {
     switch (c) {
-    case RouteClass::legacy: return "legacy";
-    case RouteClass::passthrough: return "passthrough";
-    case RouteClass::shim: return "shim";
-    case RouteClass::invalid: return "invalid";
+    case RouteClass::legacy:
+        return "legacy";
+    case RouteClass::passthrough:
+        return "passthrough";
+    case RouteClass::shim:
+        return "shim";
+    case RouteClass::invalid:
+        return "invalid";
     }
     return "invalid";
 }
 
 Route route_request(std::string_view method, std::string_view target) {
     if (method == "CONNECT") return invalid("CONNECT is not served");
-    if (target.empty() || target.front() != '/') return invalid("only origin-form request targets are served");
+    if (target.empty() || target.front() != '/')
+        return invalid("only origin-form request targets are served");
     const auto parsed = urls::parse_origin_form(target);
     if (!parsed) return invalid("the request target is not a valid URL path");
     const urls::url_view url = *parsed;
@@ -105,11 +111,11 @@ Route route_request(std::string_view method, std::string_view target) {
     // hand: Boost.URL's segment view hides a leading "." segment.
     std::vector<std::string_view> seg;
     std::string_view path = url.encoded_path();
-    for (path.remove_prefix(1); ; ) {
+    for (path.remove_prefix(1);;) {
         const auto slash = path.find('/');
         const auto s = path.substr(0, slash);
-        if (s == "." || s == ".." || s == "%2e" || s == "%2E" || s == "%2e%2e" || s == "%2E%2E" || s == ".%2e" ||
-            s == ".%2E" || s == "%2e." || s == "%2E.") {
+        if (s == "." || s == ".." || s == "%2e" || s == "%2E" || s == "%2e%2e" || s == "%2E%2E" ||
+            s == ".%2e" || s == ".%2E" || s == "%2e." || s == "%2E.") {
             return invalid("dot segments are not allowed in the path");
         }
         seg.push_back(s);
@@ -146,16 +152,22 @@ Route route_request(std::string_view method, std::string_view target) {
     };
     const auto n = seg.size();
     if (n >= 4 && seg[2] == "sigma_analyses") {
-        if (n == 4) legacy(Form::object, seg[3]);
-        else if (n == 5 && seg[4] == "rules") legacy(Form::rules, seg[3]);
-        else if (n == 6 && seg[4] == "relationships" && seg[5] == "rules") legacy(Form::rules_descriptors, seg[3]);
+        if (n == 4)
+            legacy(Form::object, seg[3]);
+        else if (n == 5 && seg[4] == "rules")
+            legacy(Form::rules, seg[3]);
+        else if (n == 6 && seg[4] == "relationships" && seg[5] == "rules")
+            legacy(Form::rules_descriptors, seg[3]);
     } else if (n >= 4 && seg[2] == "files") {
-        if (n == 5 && seg[4] == "sigma_analysis") legacy(Form::relationship, seg[3]);
-        else if (n == 6 && seg[4] == "relationships" && seg[5] == "sigma_analysis") legacy(Form::descriptor, seg[3]);
+        if (n == 5 && seg[4] == "sigma_analysis")
+            legacy(Form::relationship, seg[3]);
+        else if (n == 6 && seg[4] == "relationships" && seg[5] == "sigma_analysis")
+            legacy(Form::descriptor, seg[3]);
         else if (n == 4 && asks_for_sigma_relationship(url)) {
             legacy(Form::embedded, seg[3]);
             const std::string without = file_target_without_sigma(url);
-            if (const auto query = without.find('?'); query != std::string::npos) r.file_target += without.substr(query);
+            if (const auto query = without.find('?'); query != std::string::npos)
+                r.file_target += without.substr(query);
         }
     }
     return r;

@@ -20,12 +20,12 @@ std::string_view route_class_name(RouteClass c);
 struct Route {
     RouteClass route_class = RouteClass::invalid;
     sigma_analysis::Form form = sigma_analysis::Form::object; // legacy
-    std::string id;              // legacy: the file id as sent (validated by the handler, so it can say why)
-    std::string file_target;     // legacy: the upstream File request (embedded: other relationships kept)
+    std::string id;          // legacy: the file id as sent (validated by the handler, so it can say why)
+    std::string file_target; // legacy: the upstream File request (embedded: other relationships kept)
     std::optional<sigma_analysis::Page> page; // legacy list routes
-    std::string shim_endpoint;   // shim: "livez", "readyz", "metrics", ...
-    std::string shim_query;      // shim: the raw query
-    std::string error;           // invalid: why (also legacy: a bad limit or cursor)
+    std::string shim_endpoint;                // shim: "livez", "readyz", "metrics", ...
+    std::string shim_query;                   // shim: the raw query
+    std::string error;                        // invalid: why (also legacy: a bad limit or cursor)
 };
 
 // VirusTotal's collections answer 10 items unless asked, and at most 40.

@@ -1,11 +1,11 @@
 #include "serve/serve_command.hpp"
 
+#include "economy/byte_lru.hpp"
 #include "serve/config.hpp"
 #include "serve/demo_upstream.hpp"
 #include "serve/legacy_handler.hpp"
 #include "serve/metered_upstream.hpp"
 #include "serve/server.hpp"
-#include "economy/byte_lru.hpp"
 #include "upstream/cache_upstream.hpp"
 #include "upstream/coalescing_upstream.hpp"
 #include "upstream/connection_pool.hpp"
@@ -19,7 +19,6 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
@@ -40,14 +39,16 @@ std::string endpoint_text(const asio::ip::tcp::endpoint& e) {
 asio::awaitable<void> drain(asio::io_context& ioc, Server& server, ServerState& state) {
     state.draining = true;
     server.stop_accepting();
-    state.log.write(ops::LogLevel::info, "draining", {{"in_flight", static_cast<std::int64_t>(state.in_flight)}});
+    state.log.write(ops::LogLevel::info, "draining",
+                    {{"in_flight", static_cast<std::int64_t>(state.in_flight)}});
     const auto deadline = std::chrono::steady_clock::now() + state.config.drain_timeout;
     asio::steady_timer tick(ioc);
     while (state.in_flight > 0 && std::chrono::steady_clock::now() < deadline) {
         tick.expires_after(std::chrono::milliseconds(20));
         co_await tick.async_wait(asio::use_awaitable);
     }
-    state.log.write(ops::LogLevel::info, "stopped", {{"abandoned", static_cast<std::int64_t>(state.in_flight)}});
+    state.log.write(ops::LogLevel::info, "stopped",
+                    {{"abandoned", static_cast<std::int64_t>(state.in_flight)}});
     ioc.stop();
 }
 
@@ -75,7 +76,8 @@ int run_serve(std::span<const std::string> args) {
         try {
             demo = std::make_unique<DemoUpstream>(ioc, config.upstream.dir);
         } catch (const std::exception& e) {
-            std::cerr << "sigma-shim serve: --upstream " << config.upstream.origin << ": " << e.what() << "\n";
+            std::cerr << "sigma-shim serve: --upstream " << config.upstream.origin << ": " << e.what()
+                      << "\n";
             return 2;
         }
         config.upstream.host = "127.0.0.1";
@@ -86,8 +88,8 @@ int run_serve(std::span<const std::string> args) {
     try {
         pool = std::make_unique<upstream::ConnectionPool>(ioc.get_executor(), config);
     } catch (const std::exception& e) {
-        std::cerr << "sigma-shim serve: cannot set up TLS for the upstream (--upstream-ca " << config.upstream_ca
-                  << "): " << e.what() << "\n";
+        std::cerr << "sigma-shim serve: cannot set up TLS for the upstream (--upstream-ca "
+                  << config.upstream_ca << "): " << e.what() << "\n";
         return 2;
     }
     // The upstream chain, each layer one job: coalescing > cache > retry > quota > record > metrics > client.
@@ -114,8 +116,8 @@ int run_serve(std::span<const std::string> args) {
     try {
         bound = server.listen();
     } catch (const boost::system::system_error& e) {
-        std::cerr << "sigma-shim serve: cannot listen on " << config.listen_host << ":" << config.listen_port << ": "
-                  << e.code().message() << "\n";
+        std::cerr << "sigma-shim serve: cannot listen on " << config.listen_host << ":" << config.listen_port
+                  << ": " << e.code().message() << "\n";
         return 2;
     }
     server.start();
@@ -131,9 +133,11 @@ int run_serve(std::span<const std::string> args) {
     });
 
     std::vector<std::thread> threads;
-    for (unsigned i = 1; i < config.threads; ++i) threads.emplace_back([&] { ioc.run(); });
+    for (unsigned i = 1; i < config.threads; ++i)
+        threads.emplace_back([&] { ioc.run(); });
     ioc.run();
-    for (auto& t : threads) t.join();
+    for (auto& t : threads)
+        t.join();
     return 0;
 }
 

@@ -9,6 +9,7 @@
 #include "util/gzip.hpp"
 #include "util/key_hash.hpp"
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -17,8 +18,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-
-#include <algorithm>
 #include <cctype>
 #include <chrono>
 
@@ -33,17 +32,18 @@ using boost::system::error_code;
 
 // A client's X-Request-Id is kept when it is short and plain; otherwise a new one is made.
 std::string request_id_of(std::string_view given) {
-    const bool plain = !given.empty() && given.size() <= 128 &&
-                       std::all_of(given.begin(), given.end(), [](char c) {
-                           return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
-                       });
+    const bool plain =
+        !given.empty() && given.size() <= 128 && std::all_of(given.begin(), given.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+        });
     return plain ? std::string(given) : util::random_hex(16);
 }
 
 // The answer to a request that could not be parsed, or nothing (the peer left or was too slow).
 std::optional<HttpAnswer> answer_for_read_error(const error_code& ec) {
     if (ec == http::error::header_limit) {
-        return error_answer("RequestHeaderFieldsTooLargeError", "the request header is larger than --max-header-bytes");
+        return error_answer("RequestHeaderFieldsTooLargeError",
+                            "the request header is larger than --max-header-bytes");
     }
     if (ec == http::error::body_limit) {
         return error_answer("PayloadTooLargeError", "the request body is larger than --max-body-bytes");
@@ -93,10 +93,12 @@ struct RequestFacts {
     bool keep_alive = true;
 };
 
-asio::awaitable<std::size_t> write_answer(beast::tcp_stream& stream, HttpAnswer& answer, const RequestFacts& facts,
-                                          bool keep_alive, const ServeConfig& config, error_code& ec) {
+asio::awaitable<std::size_t> write_answer(beast::tcp_stream& stream, HttpAnswer& answer,
+                                          const RequestFacts& facts, bool keep_alive,
+                                          const ServeConfig& config, error_code& ec) {
     http::response<http::string_body> res{static_cast<http::status>(answer.status), facts.version};
-    for (auto& [name, value] : answer.headers) res.insert(name, value);
+    for (auto& [name, value] : answer.headers)
+        res.insert(name, value);
     res.set("X-Request-Id", facts.request_id);
     if (res.find("X-Sigma-Shim-Cache") == res.end()) res.set("X-Sigma-Shim-Cache", "bypass");
     if (facts.accepts_gzip && !answer.body.empty()) {
@@ -114,7 +116,8 @@ asio::awaitable<std::size_t> write_answer(beast::tcp_stream& stream, HttpAnswer&
 }
 
 void log_request(ServerState& st, const RequestFacts& facts, const std::string& target_class, unsigned status,
-                 std::chrono::steady_clock::duration took, std::size_t upstream_calls, const std::string& note) {
+                 std::chrono::steady_clock::duration took, std::size_t upstream_calls,
+                 const std::string& note) {
     const std::chrono::duration<double> seconds = took;
     st.metrics.inc("sigma_shim_requests_total", {target_class, std::to_string(status)});
     st.metrics.observe("sigma_shim_request_duration_seconds", seconds.count(), {target_class});
@@ -148,8 +151,8 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream, ServerState& st
         parser.header_limit(static_cast<std::uint32_t>(cfg.max_header_bytes));
         parser.body_limit(cfg.max_body_bytes);
         stream.expires_after(cfg.request_timeout);
-        const auto header_bytes = co_await http::async_read_header(stream, buffer, parser,
-                                                                   asio::redirect_error(asio::use_awaitable, ec));
+        const auto header_bytes = co_await http::async_read_header(
+            stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
         const auto start = std::chrono::steady_clock::now();
         st.metrics.inc("sigma_shim_received_bytes_total", {}, static_cast<double>(header_bytes));
         if (ec) {
@@ -175,14 +178,15 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream, ServerState& st
         const auto length = parser.content_length();
         const bool has_body = length ? *length > 0 : parser.chunked();
         const Route route = route_request(req.method_string(), req.target());
-        const bool needs_key = (route.route_class == RouteClass::legacy ||
-                                route.route_class == RouteClass::passthrough) &&
-                               !cfg.upstream.demo;
+        const bool needs_key =
+            (route.route_class == RouteClass::legacy || route.route_class == RouteClass::passthrough) &&
+            !cfg.upstream.demo;
 
         HttpAnswer answer;
         std::string route_name(route_class_name(route.route_class));
         if (has_body && route.route_class != RouteClass::passthrough) {
-            answer = error_answer("InvalidArgumentError", "request bodies are only accepted on pass-through routes");
+            answer = error_answer("InvalidArgumentError",
+                                  "request bodies are only accepted on pass-through routes");
             keep_alive = false; // the body is not read: the connection cannot carry another request
         } else if (route.route_class == RouteClass::invalid) {
             answer = error_answer("InvalidArgumentError", route.error);
@@ -191,11 +195,13 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream, ServerState& st
             const auto peer = stream.socket().remote_endpoint(peer_ec);
             answer = answer_shim_endpoint(route, st, !peer_ec && peer.address().is_loopback());
         } else if (needs_key && facts.key.empty()) {
-            answer = error_answer("AuthenticationRequiredError",
-                                  "an API key is required: send x-apikey, or configure one with --api-key-env");
+            answer =
+                error_answer("AuthenticationRequiredError",
+                             "an API key is required: send x-apikey, or configure one with --api-key-env");
             if (has_body) keep_alive = false;
         } else if (route.route_class == RouteClass::legacy) {
-            // Arguments are named, not temporaries: GCC 12 mishandles temporaries inside a co_await expression.
+            // Arguments are named, not temporaries: GCC 12 mishandles temporaries inside a co_await
+            // expression.
             const LegacyRequest legacy_request{route, facts.key, facts.request_id};
             answer = co_await st.legacy.handle(legacy_request);
         } else if (auto refused = co_await st.quota.admit(facts.key)) {
@@ -209,18 +215,21 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream, ServerState& st
             const RelayRequest relay_request{facts.key, facts.request_id};
             const auto outcome = co_await relay(stream, buffer, parser, relay_request, st);
             st.quota.observe(facts.key, outcome.status, outcome.retry_after);
-            st.metrics.inc("sigma_shim_received_bytes_total", {}, static_cast<double>(outcome.bytes_from_client));
+            st.metrics.inc("sigma_shim_received_bytes_total", {},
+                           static_cast<double>(outcome.bytes_from_client));
             st.metrics.inc("sigma_shim_sent_bytes_total", {}, static_cast<double>(outcome.bytes_to_client));
             if (outcome.answered) {
-                log_request(st, facts, route_name, outcome.status, std::chrono::steady_clock::now() - start, 1,
-                            outcome.note);
-                st.metrics.inc("sigma_shim_upstream_requests_total", {"passthrough", std::to_string(outcome.status)});
+                log_request(st, facts, route_name, outcome.status, std::chrono::steady_clock::now() - start,
+                            1, outcome.note);
+                st.metrics.inc("sigma_shim_upstream_requests_total",
+                               {"passthrough", std::to_string(outcome.status)});
                 if (!outcome.client_reusable) break;
                 continue;
             }
-            answer = error_answer(outcome.local_error_code, outcome.local_error_code == "DeadlineExceededError"
-                                                                ? "the upstream did not answer in time"
-                                                                : "the upstream could not be reached");
+            answer =
+                error_answer(outcome.local_error_code, outcome.local_error_code == "DeadlineExceededError"
+                                                           ? "the upstream did not answer in time"
+                                                           : "the upstream could not be reached");
             answer.note = outcome.note;
             answer.set("X-Sigma-Shim", "passthrough");
             keep_alive = false;
@@ -270,7 +279,8 @@ Server::Server(asio::io_context& ioc, ServerState& state)
     : ioc_(ioc), state_(state), acceptor_(asio::make_strand(ioc)) {}
 
 tcp::endpoint Server::listen() {
-    const tcp::endpoint endpoint(asio::ip::make_address(state_.config.listen_host), state_.config.listen_port);
+    const tcp::endpoint endpoint(asio::ip::make_address(state_.config.listen_host),
+                                 state_.config.listen_port);
     acceptor_.open(endpoint.protocol());
     acceptor_.set_option(asio::socket_base::reuse_address(true));
     acceptor_.bind(endpoint);

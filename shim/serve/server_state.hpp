@@ -28,7 +28,7 @@ struct ServerState {
     LegacyHandler& legacy;
     upstream::QuotaUpstream& quota; // pass-through spends quota too
     const economy::ByteLru& cache;  // for /_shim/cache
-    std::string server_key; // from --api-key-env; used when a client sends no x-apikey
+    std::string server_key;         // from --api-key-env; used when a client sends no x-apikey
     std::atomic<bool> draining{false};
     std::atomic<long> in_flight{0};
 };

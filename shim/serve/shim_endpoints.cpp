@@ -30,39 +30,48 @@ bool has_flag(std::string_view query, std::string_view flag) {
 
 void register_server_metrics(ops::Metrics& m) {
     const auto buckets = ops::default_duration_buckets();
-    m.add_counter("sigma_shim_requests_total", "Requests answered, by route class and status", {"route", "status"});
-    m.add_histogram("sigma_shim_request_duration_seconds", "Time from request header to the end of the answer",
-                    {"route"}, buckets);
+    m.add_counter("sigma_shim_requests_total", "Requests answered, by route class and status",
+                  {"route", "status"});
+    m.add_histogram("sigma_shim_request_duration_seconds",
+                    "Time from request header to the end of the answer", {"route"}, buckets);
     m.add_gauge("sigma_shim_in_flight_requests", "Requests being answered");
     m.add_gauge("sigma_shim_open_connections", "Client connections open");
     m.add_counter("sigma_shim_upstream_requests_total", "Upstream requests, by purpose and status",
                   {"purpose", "status"});
-    m.add_histogram("sigma_shim_upstream_duration_seconds", "Upstream request durations", {"purpose"}, buckets);
+    m.add_histogram("sigma_shim_upstream_duration_seconds", "Upstream request durations", {"purpose"},
+                    buckets);
     m.add_gauge("sigma_shim_upstream_in_flight", "Upstream requests under way for reconstructions");
-    m.add_counter("sigma_shim_cache_requests_total", "Upstream fetches looked up in the cache, by object kind and result",
-                  {"kind", "result"});
-    m.add_counter("sigma_shim_cache_evictions_total", "Cache entries evicted to stay within --cache-bytes", {});
+    m.add_counter("sigma_shim_cache_requests_total",
+                  "Upstream fetches looked up in the cache, by object kind and result", {"kind", "result"});
+    m.add_counter("sigma_shim_cache_evictions_total", "Cache entries evicted to stay within --cache-bytes",
+                  {});
     m.add_gauge("sigma_shim_cache_bytes", "Bytes held by the cache");
     m.add_gauge("sigma_shim_cache_entries", "Entries held by the cache");
-    m.add_counter("sigma_shim_coalesced_requests_total", "Upstream fetches that shared another request's call", {});
-    m.add_counter("sigma_shim_upstream_calls_saved_total", "Upstream calls saved by the cache and by coalescing", {});
-    m.add_counter("sigma_shim_upstream_retries_total", "Upstream requests retried after a transient failure", {});
-    m.add_gauge("sigma_shim_quota_remaining", "Requests left in a quota window, by key fingerprint", {"key", "window"});
-    m.add_counter("sigma_shim_quota_rejections_total", "Local 429s, by key fingerprint and window", {"key", "window"});
+    m.add_counter("sigma_shim_coalesced_requests_total",
+                  "Upstream fetches that shared another request's call", {});
+    m.add_counter("sigma_shim_upstream_calls_saved_total",
+                  "Upstream calls saved by the cache and by coalescing", {});
+    m.add_counter("sigma_shim_upstream_retries_total", "Upstream requests retried after a transient failure",
+                  {});
+    m.add_gauge("sigma_shim_quota_remaining", "Requests left in a quota window, by key fingerprint",
+                {"key", "window"});
+    m.add_counter("sigma_shim_quota_rejections_total", "Local 429s, by key fingerprint and window",
+                  {"key", "window"});
     m.add_counter("sigma_shim_received_bytes_total", "Bytes received from clients (headers and bodies)", {});
     m.add_counter("sigma_shim_sent_bytes_total", "Bytes sent to clients (headers and bodies)", {});
 }
 
 HttpAnswer cache_report(const economy::ByteLru& cache) {
-    std::string body = "{\"budget_bytes\":" + std::to_string(cache.budget()) + ",\"bytes\":" +
-                       std::to_string(cache.bytes()) + ",\"entries\":" + std::to_string(cache.entries()) +
-                       ",\"kinds\":{";
+    std::string body = "{\"budget_bytes\":" + std::to_string(cache.budget()) +
+                       ",\"bytes\":" + std::to_string(cache.bytes()) +
+                       ",\"entries\":" + std::to_string(cache.entries()) + ",\"kinds\":{";
     bool first = true;
     for (const auto& [kind, stats] : cache.stats_by_kind()) {
         if (!first) body += ',';
         first = false;
         sigma_analysis::json_out::append_key(body, kind);
-        body += "{\"bytes\":" + std::to_string(stats.bytes) + ",\"entries\":" + std::to_string(stats.entries) + "}";
+        body += "{\"bytes\":" + std::to_string(stats.bytes) +
+                ",\"entries\":" + std::to_string(stats.entries) + "}";
     }
     body += "}}";
     return text(200, std::move(body), "application/json; charset=utf-8");
@@ -70,7 +79,8 @@ HttpAnswer cache_report(const economy::ByteLru& cache) {
 
 HttpAnswer answer_shim_endpoint(const Route& route, ServerState& state, bool loopback_peer) {
     if (route.shim_endpoint == "cache") {
-        if (!loopback_peer) return error_answer("ForbiddenError", "/_shim/cache answers loopback clients only");
+        if (!loopback_peer)
+            return error_answer("ForbiddenError", "/_shim/cache answers loopback clients only");
         return cache_report(state.cache);
     }
     if (route.shim_endpoint == "livez") return text(200, "ok\n");

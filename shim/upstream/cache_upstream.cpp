@@ -42,14 +42,16 @@ std::string_view object_kind(std::string_view target) {
     return "other";
 }
 
-std::string CacheUpstream::cache_key(const std::string& partition, std::string_view target, std::string_view kind) {
+std::string CacheUpstream::cache_key(const std::string& partition, std::string_view target,
+                                     std::string_view kind) {
     std::string normal(target);
     const auto [start, length] = id_span(target);
     if (length) {
         std::string id = sigma_analysis::to_lower_ascii(target.substr(start, length));
         if (kind != "sigma_rule") {
             std::lock_guard lock(alias_mutex_);
-            if (const auto it = sha256_of_.find(partition + " " + id); it != sha256_of_.end()) id = it->second;
+            if (const auto it = sha256_of_.find(partition + " " + id); it != sha256_of_.end())
+                id = it->second;
         }
         normal.replace(start, length, id);
     }
@@ -62,7 +64,8 @@ std::vector<std::string> CacheUpstream::learn_aliases(const std::string& partiti
     const auto doc = json::parse(body, ec, json::make_shared_resource<json::monotonic_resource>());
     if (ec || !doc.is_object()) return aliases;
     const auto* data = doc.get_object().if_contains("data");
-    const auto* attributes = data && data->is_object() ? data->get_object().if_contains("attributes") : nullptr;
+    const auto* attributes =
+        data && data->is_object() ? data->get_object().if_contains("attributes") : nullptr;
     if (!attributes || !attributes->is_object()) return aliases;
     const auto* sha256 = attributes->get_object().if_contains("sha256");
     if (!sha256 || !sha256->is_string()) return aliases;
@@ -71,7 +74,8 @@ std::vector<std::string> CacheUpstream::learn_aliases(const std::string& partiti
     for (const char* hash : {"md5", "sha1"}) {
         if (const auto* v = attributes->get_object().if_contains(hash); v && v->is_string()) {
             aliases.push_back(sigma_analysis::to_lower_ascii(v->get_string()));
-            sha256_of_[partition + " " + aliases.back()] = sigma_analysis::to_lower_ascii(sha256->get_string());
+            sha256_of_[partition + " " + aliases.back()] =
+                sigma_analysis::to_lower_ascii(sha256->get_string());
         }
     }
     return aliases;
@@ -130,10 +134,12 @@ boost::asio::awaitable<UpstreamResponse> CacheUpstream::get(UpstreamRequest requ
     metrics_.inc("sigma_shim_cache_requests_total", {kind, "miss"});
     if (response.failure != Failure::none || config_.cache_bytes == 0) co_return response;
     if (response.status == 200) {
-        const auto aliases = kind == "file" ? learn_aliases(partition, response.body) : std::vector<std::string>{};
+        const auto aliases =
+            kind == "file" ? learn_aliases(partition, response.body) : std::vector<std::string>{};
         store(key, response, kind);
-        // The File and its first behaviour page are fetched together, so an MD5 or SHA-1 request may learn the
-        // SHA-256 only after the page came back: both end up under the SHA-256 too, whichever arrives last.
+        // The File and its first behaviour page are fetched together, so an MD5 or SHA-1 request may learn
+        // the SHA-256 only after the page came back: both end up under the SHA-256 too, whichever arrives
+        // last.
         const std::string canonical = cache_key(partition, request.target, kind);
         if (canonical != key) store(canonical, response, kind);
         const auto now = Clock::now();

@@ -16,13 +16,14 @@ namespace shim::upstream {
 
 class CacheUpstream final : public Upstream {
 public:
-    CacheUpstream(Upstream& next, const serve::ServeConfig& config, ops::Metrics& metrics, economy::ByteLru& lru)
+    CacheUpstream(Upstream& next, const serve::ServeConfig& config, ops::Metrics& metrics,
+                  economy::ByteLru& lru)
         : next_(next), config_(config), metrics_(metrics), lru_(lru) {}
     boost::asio::awaitable<UpstreamResponse> get(UpstreamRequest request) override;
 
 private:
-    // The cache key: partition, then the target with its id lower-cased and, once known, any MD5 or SHA-1 of a
-    // file replaced by its SHA-256, so that one file's three ids share one entry.
+    // The cache key: partition, then the target with its id lower-cased and, once known, any MD5 or SHA-1 of
+    // a file replaced by its SHA-256, so that one file's three ids share one entry.
     std::string cache_key(const std::string& partition, std::string_view target, std::string_view kind);
     // Records the MD5 and SHA-1 of a File answer as aliases of its SHA-256; returns them.
     std::vector<std::string> learn_aliases(const std::string& partition, const std::string& body);

@@ -6,7 +6,6 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
 #include <vector>
 
 namespace shim::upstream {
@@ -40,7 +39,8 @@ asio::awaitable<UpstreamResponse> CoalescingUpstream::get(UpstreamRequest reques
         boost::system::error_code ec;
         co_await waiter->async_receive(asio::redirect_error(asio::use_awaitable, ec));
         UpstreamResponse copy = *flight->result; // set before the waiter was woken
-        if (copy.cache == CacheStatus::miss || copy.cache == CacheStatus::stale) copy.cache = CacheStatus::coalesced;
+        if (copy.cache == CacheStatus::miss || copy.cache == CacheStatus::stale)
+            copy.cache = CacheStatus::coalesced;
         metrics_.inc("sigma_shim_coalesced_requests_total");
         metrics_.inc("sigma_shim_upstream_calls_saved_total");
         co_return copy;
@@ -60,7 +60,8 @@ asio::awaitable<UpstreamResponse> CoalescingUpstream::get(UpstreamRequest reques
         waiting.swap(flight->waiters);
         flights_.erase(key);
     }
-    for (const auto& w : waiting) w->try_send(boost::system::error_code{});
+    for (const auto& w : waiting)
+        w->try_send(boost::system::error_code{});
     co_return response;
 }
 

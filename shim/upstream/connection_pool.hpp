@@ -1,5 +1,6 @@
 #pragma once
-// Keep-alive connections to the one configured upstream, plain or TLS, shared by reconstruction and pass-through.
+// Keep-alive connections to the one configured upstream, plain or TLS, shared by reconstruction and
+// pass-through.
 #include "serve/config.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -8,7 +9,6 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
-
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -23,20 +23,21 @@ struct Connection {
     using Plain = boost::beast::tcp_stream;
     using Tls = boost::beast::ssl_stream<boost::beast::tcp_stream>;
     template <typename T, typename... Args>
-    explicit Connection(std::in_place_type_t<T> type, Args&&... args) : stream(type, std::forward<Args>(args)...) {}
+    explicit Connection(std::in_place_type_t<T> type, Args&&... args)
+        : stream(type, std::forward<Args>(args)...) {}
 
     std::variant<Plain, Tls> stream;
     boost::beast::flat_buffer buffer; // bytes read past the previous answer
-    bool reused = false;              // taken from the idle list: it may have been closed by the peer meanwhile
+    bool reused = false; // taken from the idle list: it may have been closed by the peer meanwhile
 
     boost::beast::tcp_stream& tcp() {
-        return std::visit([](auto& s) -> boost::beast::tcp_stream& { return boost::beast::get_lowest_layer(s); },
-                          stream);
+        return std::visit(
+            [](auto& s) -> boost::beast::tcp_stream& { return boost::beast::get_lowest_layer(s); }, stream);
     }
 };
 
-// A reused connection that fails with this before any byte of the answer was probably closed by the peer while
-// idle: the request may be sent once more on a fresh connection.
+// A reused connection that fails with this before any byte of the answer was probably closed by the peer
+// while idle: the request may be sent once more on a fresh connection.
 bool is_stale_connection_error(const boost::system::error_code& ec);
 
 // Why a connection could not be had.
@@ -62,7 +63,8 @@ public:
     std::string host_header() const;
 
 private:
-    boost::asio::awaitable<std::unique_ptr<Connection>> connect(Clock::time_point deadline, ConnectError& error);
+    boost::asio::awaitable<std::unique_ptr<Connection>> connect(Clock::time_point deadline,
+                                                                ConnectError& error);
 
     boost::asio::any_io_executor executor_;
     serve::UpstreamAddress address_;

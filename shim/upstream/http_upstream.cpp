@@ -14,7 +14,6 @@
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
@@ -55,8 +54,9 @@ UpstreamResponse failed(Failure failure, std::string detail) {
 } // namespace
 
 bool is_stale_connection_error(const error_code& ec) {
-    return ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::connection_reset ||
-           ec == asio::error::broken_pipe || ec == ssl::error::stream_truncated;
+    return ec == http::error::end_of_stream || ec == asio::error::eof ||
+           ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
+           ec == ssl::error::stream_truncated;
 }
 
 ConnectionPool::ConnectionPool(asio::any_io_executor executor, const serve::ServeConfig& config)
@@ -67,7 +67,8 @@ ConnectionPool::~ConnectionPool() = default;
 
 std::string ConnectionPool::host_header() const {
     const bool default_port = address_.port == (address_.tls ? "443" : "80");
-    const std::string host = address_.host.find(':') != std::string::npos ? "[" + address_.host + "]" : address_.host;
+    const std::string host =
+        address_.host.find(':') != std::string::npos ? "[" + address_.host + "]" : address_.host;
     return default_port ? host : host + ":" + address_.port;
 }
 
@@ -76,8 +77,9 @@ asio::awaitable<std::unique_ptr<Connection>> ConnectionPool::acquire(Clock::time
     if (!slots_.try_send(error_code{})) {
         asio::steady_timer timer(co_await asio::this_coro::executor, deadline);
         error_code send_ec, timer_ec;
-        const auto first = co_await (slots_.async_send(error_code{}, asio::redirect_error(asio::use_awaitable, send_ec)) ||
-                                     timer.async_wait(asio::redirect_error(asio::use_awaitable, timer_ec)));
+        const auto first =
+            co_await (slots_.async_send(error_code{}, asio::redirect_error(asio::use_awaitable, send_ec)) ||
+                      timer.async_wait(asio::redirect_error(asio::use_awaitable, timer_ec)));
         if (first.index() == 1 || send_ec) {
             error = {true, "no upstream connection became free before the deadline"};
             co_return nullptr;
@@ -100,16 +102,18 @@ asio::awaitable<std::unique_ptr<Connection>> ConnectionPool::acquire(Clock::time
 asio::awaitable<std::unique_ptr<Connection>> ConnectionPool::connect(Clock::time_point deadline,
                                                                      ConnectError& error) {
     std::unique_ptr<Connection> conn;
-    if (address_.tls) conn = std::make_unique<Connection>(std::in_place_type<Connection::Tls>, executor_, tls_);
-    else conn = std::make_unique<Connection>(std::in_place_type<Connection::Plain>, executor_);
+    if (address_.tls)
+        conn = std::make_unique<Connection>(std::in_place_type<Connection::Tls>, executor_, tls_);
+    else
+        conn = std::make_unique<Connection>(std::in_place_type<Connection::Plain>, executor_);
 
     error_code ec, timer_ec;
     tcp::resolver resolver(executor_);
     asio::steady_timer timer(executor_, deadline);
     tcp::resolver::results_type endpoints;
-    const auto resolved = co_await (resolver.async_resolve(address_.host, address_.port,
-                                                           asio::redirect_error(asio::use_awaitable, ec)) ||
-                                    timer.async_wait(asio::redirect_error(asio::use_awaitable, timer_ec)));
+    const auto resolved = co_await (
+        resolver.async_resolve(address_.host, address_.port, asio::redirect_error(asio::use_awaitable, ec)) ||
+        timer.async_wait(asio::redirect_error(asio::use_awaitable, timer_ec)));
     if (resolved.index() == 1) {
         error = {true, "resolving the upstream host timed out"};
         co_return nullptr;
@@ -136,7 +140,8 @@ asio::awaitable<std::unique_ptr<Connection>> ConnectionPool::connect(Clock::time
             SSL_set_tlsext_host_name(ssl, address_.host.c_str());
             X509_VERIFY_PARAM_set1_host(param, address_.host.c_str(), 0);
         }
-        co_await tls->async_handshake(ssl::stream_base::client, asio::redirect_error(asio::use_awaitable, ec));
+        co_await tls->async_handshake(ssl::stream_base::client,
+                                      asio::redirect_error(asio::use_awaitable, ec));
         if (ec) {
             error = {ec == beast::error::timeout, "TLS handshake with the upstream failed: " + ec.message()};
             co_return nullptr;
@@ -154,7 +159,8 @@ void ConnectionPool::release(std::unique_ptr<Connection> connection, bool reusab
     slots_.try_receive([](error_code) {});
 }
 
-HttpUpstream::HttpUpstream(ConnectionPool& pool, std::chrono::milliseconds timeout, std::size_t max_body_bytes)
+HttpUpstream::HttpUpstream(ConnectionPool& pool, std::chrono::milliseconds timeout,
+                           std::size_t max_body_bytes)
     : pool_(pool), timeout_(timeout), max_body_bytes_(max_body_bytes) {}
 
 asio::awaitable<UpstreamResponse> HttpUpstream::get(UpstreamRequest request) {
@@ -172,29 +178,35 @@ asio::awaitable<UpstreamResponse> HttpUpstream::get(UpstreamRequest request) {
         ConnectError connect_error;
         auto conn = co_await pool_.acquire(deadline, attempt > 0, connect_error);
         if (!conn) {
-            co_return failed(connect_error.deadline ? Failure::deadline : Failure::transient, connect_error.detail);
+            co_return failed(connect_error.deadline ? Failure::deadline : Failure::transient,
+                             connect_error.detail);
         }
         conn->tcp().expires_at(deadline);
         error_code ec;
-        co_await std::visit([&](auto& s) { return http::async_write(s, req, asio::redirect_error(asio::use_awaitable, ec)); },
-                            conn->stream);
+        co_await std::visit(
+            [&](auto& s) { return http::async_write(s, req, asio::redirect_error(asio::use_awaitable, ec)); },
+            conn->stream);
         http::response_parser<http::string_body> parser;
         parser.header_limit(64 * 1024);
         parser.body_limit(max_body_bytes_);
         if (!ec) {
             co_await std::visit(
                 [&](auto& s) {
-                    return http::async_read(s, conn->buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+                    return http::async_read(s, conn->buffer, parser,
+                                            asio::redirect_error(asio::use_awaitable, ec));
                 },
                 conn->stream);
         }
         if (ec) {
-            const bool retry = attempt == 0 && conn->reused && !parser.got_some() && is_stale_connection_error(ec);
+            const bool retry =
+                attempt == 0 && conn->reused && !parser.got_some() && is_stale_connection_error(ec);
             pool_.release(std::move(conn), false);
             if (retry) continue;
-            if (ec == beast::error::timeout) co_return failed(Failure::deadline, "the upstream did not answer in time");
+            if (ec == beast::error::timeout)
+                co_return failed(Failure::deadline, "the upstream did not answer in time");
             if (ec == http::error::body_limit) {
-                co_return failed(Failure::transient, "the upstream answer is larger than --upstream-max-body-bytes");
+                co_return failed(Failure::transient,
+                                 "the upstream answer is larger than --upstream-max-body-bytes");
             }
             co_return failed(Failure::transient, "upstream request failed: " + ec.message());
         }
@@ -211,10 +223,12 @@ asio::awaitable<UpstreamResponse> HttpUpstream::get(UpstreamRequest request) {
         } else if (beast::iequals(encoding, "gzip") || beast::iequals(encoding, "x-gzip")) {
             std::string error;
             auto inflated = util::gunzip(res.body(), max_body_bytes_, error);
-            if (!inflated) co_return failed(Failure::transient, "the upstream's gzip body is invalid: " + error);
+            if (!inflated)
+                co_return failed(Failure::transient, "the upstream's gzip body is invalid: " + error);
             out.body = std::move(*inflated);
         } else {
-            co_return failed(Failure::transient, "the upstream answered with an unsupported Content-Encoding");
+            co_return failed(Failure::transient,
+                             "the upstream answered with an unsupported Content-Encoding");
         }
         co_return out;
     }

@@ -1,5 +1,6 @@
 #pragma once
-// The upstream over HTTP(S): GET with deadlines, a body limit, gzip, and one retry of a stale pooled connection.
+// The upstream over HTTP(S): GET with deadlines, a body limit, gzip, and one retry of a stale pooled
+// connection.
 #include "upstream/upstream.hpp"
 
 #include <chrono>

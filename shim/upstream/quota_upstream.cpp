@@ -38,8 +38,9 @@ asio::awaitable<std::optional<UpstreamResponse>> QuotaUpstream::admit(const std:
             UpstreamResponse refused;
             refused.status = 429;
             refused.content_type = "application/json";
-            refused.body = sigma_analysis::error_body(
-                "QuotaExceededError", "the " + decision.window + " quota of this API key is used up (sigma-shim)");
+            refused.body = sigma_analysis::error_body("QuotaExceededError",
+                                                      "the " + decision.window +
+                                                          " quota of this API key is used up (sigma-shim)");
             const auto seconds = (decision.wait.count() + 999) / 1000;
             refused.retry_after = std::to_string(std::max<long long>(1, seconds));
             refused.cache = CacheStatus::bypass;
@@ -55,7 +56,8 @@ asio::awaitable<std::optional<UpstreamResponse>> QuotaUpstream::admit(const std:
 
 void QuotaUpstream::observe(const std::string& api_key, unsigned status, const std::string& retry_after) {
     if (status != 429) return;
-    const auto wait = economy::parse_retry_after(retry_after, SystemClock::now()).value_or(std::chrono::seconds(60));
+    const auto wait =
+        economy::parse_retry_after(retry_after, SystemClock::now()).value_or(std::chrono::seconds(60));
     book_.mark_exhausted(util::sha256_hex(api_key), SteadyClock::now() + wait);
 }
 

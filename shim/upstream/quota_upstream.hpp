@@ -1,7 +1,7 @@
 #pragma once
 // A layer of the upstream chain: keeps each key within its VirusTotal quota. A request that would exceed it
-// waits up to --quota-wait, then gets a local 429 QuotaExceededError with Retry-After, and the upstream is not
-// touched. An upstream 429 marks the key exhausted until its Retry-After (or a minute) has passed.
+// waits up to --quota-wait, then gets a local 429 QuotaExceededError with Retry-After, and the upstream is
+// not touched. An upstream 429 marks the key exhausted until its Retry-After (or a minute) has passed.
 #include "economy/quota_book.hpp"
 #include "ops/metrics.hpp"
 #include "serve/config.hpp"

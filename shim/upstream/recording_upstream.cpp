@@ -12,7 +12,8 @@ void RecordingUpstream::record(const std::string& relative, const std::string& b
     namespace fs = std::filesystem;
     const fs::path target = fs::path(dir_) / relative;
     // A name of our own per write: concurrent writers of the same object never share a temporary file.
-    const fs::path temporary = target.string() + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(++sequence_);
+    const fs::path temporary =
+        target.string() + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(++sequence_);
     std::error_code ec;
     fs::create_directories(target.parent_path(), ec);
     {
@@ -31,7 +32,8 @@ void RecordingUpstream::record(const std::string& relative, const std::string& b
 boost::asio::awaitable<UpstreamResponse> RecordingUpstream::get(UpstreamRequest request) {
     auto response = co_await next_.get(request);
     if (response.failure == Failure::none && response.status == 200) {
-        if (const auto relative = record_path_for(request.target); !relative.empty()) record(relative, response.body);
+        if (const auto relative = record_path_for(request.target); !relative.empty())
+            record(relative, response.body);
     }
     co_return response;
 }

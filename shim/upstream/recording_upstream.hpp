@@ -1,8 +1,8 @@
 #pragma once
 // A layer of the upstream chain: `--record DIR` writes every object fetched from the upstream (File objects,
-// behaviour pages, sigma_rule objects) into DIR, in the layout of record_layout.hpp, so that `--upstream dir:DIR`
-// can serve them again with no network. Files are written whole, then renamed into place; the API key is in no
-// file and no name.
+// behaviour pages, sigma_rule objects) into DIR, in the layout of record_layout.hpp, so that `--upstream
+// dir:DIR` can serve them again with no network. Files are written whole, then renamed into place; the API
+// key is in no file and no name.
 #include "ops/log.hpp"
 #include "upstream/upstream.hpp"
 

@@ -11,13 +11,15 @@ namespace asio = boost::asio;
 
 RetryUpstream::RetryUpstream(Upstream& next, unsigned retries, ops::Metrics& metrics,
                              std::chrono::milliseconds base_delay)
-    : next_(next), retries_(retries), metrics_(metrics), base_delay_(base_delay), random_(std::random_device{}()) {}
+    : next_(next), retries_(retries), metrics_(metrics), base_delay_(base_delay),
+      random_(std::random_device{}()) {}
 
 std::chrono::milliseconds RetryUpstream::backoff(unsigned attempt) {
     std::lock_guard lock(random_mutex_);
     // Full delay doubles each time; the jitter (50% to 150%) keeps many clients from retrying in step.
     std::uniform_real_distribution<double> jitter(0.5, 1.5);
-    const double ms = static_cast<double>(base_delay_.count()) * static_cast<double>(1u << attempt) * jitter(random_);
+    const double ms =
+        static_cast<double>(base_delay_.count()) * static_cast<double>(1u << attempt) * jitter(random_);
     return std::chrono::milliseconds(static_cast<long>(ms));
 }
 

@@ -1,8 +1,8 @@
 #pragma once
 // The upstream as the reconstruction sees it: GET a VirusTotal API target, get the status and the JSON bytes.
-// One job per implementation (the HTTP client now; cache, coalescing and quota layers wrap the same interface).
+// One job per implementation (the HTTP client now; cache, coalescing and quota layers wrap the same
+// interface).
 #include <boost/asio/awaitable.hpp>
-
 #include <string>
 
 namespace shim::upstream {
@@ -25,10 +25,10 @@ enum class Failure {
 };
 
 struct UpstreamResponse {
-    unsigned status = 0;      // the upstream's status when it answered
-    std::string body;         // decoded (gzip inflated)
+    unsigned status = 0; // the upstream's status when it answered
+    std::string body;    // decoded (gzip inflated)
     std::string content_type;
-    std::string retry_after;  // the upstream's Retry-After, if any
+    std::string retry_after; // the upstream's Retry-After, if any
     Failure failure = Failure::none;
     std::string failure_detail; // for logs and the error message; never holds the key
     CacheStatus cache = CacheStatus::miss;

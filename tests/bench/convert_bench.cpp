@@ -1,4 +1,5 @@
-// convert_bench: how much the whole legacy conversion costs on top of merely parsing the upstream File object.
+// convert_bench: how much the whole legacy conversion costs on top of merely parsing the upstream File
+// object.
 //
 // For each input, in one run:
 //   parse/<input>            (a)  boost::json::parse of the bytes (default options, default storage)
@@ -12,23 +13,22 @@
 //
 // The table reads wall time per iteration; with --benchmark_repetitions=N it takes the median of the N runs.
 //
-// Inputs: the real fixtures under tests/fixtures/vt that carry Sigma data, and a File object of about 5 MB with
-// 2,000 Sigma rules generated here, deterministically, roughly half of it attributes that are not Sigma data.
+// Inputs: the real fixtures under tests/fixtures/vt that carry Sigma data, and a File object of about 5 MB
+// with 2,000 Sigma rules generated here, deterministically, roughly half of it attributes that are not Sigma
+// data.
 //
 // Extra flag: --dump_generated=PATH writes the generated File object (to profile `sigma-shim convert` on it).
 #include "cli/json_document.hpp"
-
 #include "sigma_analysis/extract.hpp"
 #include "sigma_analysis/input.hpp"
 #include "sigma_analysis/render.hpp"
 
+#include <algorithm>
+#include <array>
 #include <benchmark/benchmark.h>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
-
-#include <algorithm>
-#include <array>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -55,15 +55,16 @@ namespace sa = sigma_analysis;
 constexpr double target_ratio = 1.25;
 
 // ---------------------------------------------------------------------------------------------------------------
-// Writing JSON with non-ASCII as \u escapes, as VirusTotal's API serves it (Python's ensure_ascii), and without
-// white space: the fixtures are indented, but compact text is the harder case for the (b)/(a) ratio, since
-// white space costs the parser time and nothing else.
+// Writing JSON with non-ASCII as \u escapes, as VirusTotal's API serves it (Python's ensure_ascii), and
+// without white space: the fixtures are indented, but compact text is the harder case for the (b)/(a) ratio,
+// since white space costs the parser time and nothing else.
 
 void write_string(std::string& out, std::string_view s) {
     static constexpr char hex[] = "0123456789abcdef";
     auto escape_unit = [&](std::uint32_t u) {
         out += "\\u";
-        for (int shift = 12; shift >= 0; shift -= 4) out.push_back(hex[(u >> shift) & 0xFu]);
+        for (int shift = 12; shift >= 0; shift -= 4)
+            out.push_back(hex[(u >> shift) & 0xFu]);
     };
     out.push_back('"');
     std::size_t i = 0;
@@ -71,16 +72,32 @@ void write_string(std::string& out, std::string_view s) {
         const auto c = static_cast<unsigned char>(s[i]);
         if (c < 0x80) {
             switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            case '\b': out += "\\b"; break;
-            case '\f': out += "\\f"; break;
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
+            case '\b':
+                out += "\\b";
+                break;
+            case '\f':
+                out += "\\f";
+                break;
             default:
-                if (c < 0x20) escape_unit(c);
-                else out.push_back(static_cast<char>(c));
+                if (c < 0x20)
+                    escape_unit(c);
+                else
+                    out.push_back(static_cast<char>(c));
             }
             ++i;
             continue;
@@ -105,7 +122,9 @@ void write_string(std::string& out, std::string_view s) {
 
 void write_value(std::string& out, const json::value& v) {
     switch (v.kind()) {
-    case json::kind::string: write_string(out, v.get_string()); return;
+    case json::kind::string:
+        write_string(out, v.get_string());
+        return;
     case json::kind::object: {
         const auto& obj = v.get_object();
         if (obj.empty()) {
@@ -140,7 +159,9 @@ void write_value(std::string& out, const json::value& v) {
         out.push_back(']');
         return;
     }
-    default: out += json::serialize(v); return;
+    default:
+        out += json::serialize(v);
+        return;
     }
 }
 
@@ -176,13 +197,15 @@ public:
     std::string hex(std::size_t n, bool upper = false) {
         const char* digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
         std::string s(n, '0');
-        for (auto& ch : s) ch = digits[next() & 0xF];
+        for (auto& ch : s)
+            ch = digits[next() & 0xF];
         return s;
     }
     std::string base64(std::size_t n) {
         static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         std::string s(n, 'A');
-        for (auto& ch : s) ch = alphabet[next() & 0x3F];
+        for (auto& ch : s)
+            ch = alphabet[next() & 0x3F];
         return s;
     }
 
@@ -194,19 +217,27 @@ constexpr std::string_view users[] = {
     "DESKTOP-B0T93D6\\george", "WIN-7QK2L0P\\José", "CORP\\jürgen.müller", "NT AUTHORITY\\SYSTEM",
     "PC-DMITRY\\Дмитрий",      "LAPTOP-4F\\田中",   "DESKTOP-Z1\\Zoë",     "NT AUTHORITY\\LOCAL SERVICE",
 };
-constexpr std::string_view user_dirs[] = {"george", "José", "jürgen.müller", "Дмитрий", "田中", "Zoë", "admin"};
+constexpr std::string_view user_dirs[] = {"george", "José", "jürgen.müller", "Дмитрий",
+                                          "田中",   "Zoë",  "admin"};
 constexpr std::string_view system_exes[] = {
-    "cmd.exe",     "powershell.exe", "rundll32.exe", "regsvr32.exe", "schtasks.exe", "wmic.exe",
-    "mshta.exe",   "certutil.exe",   "bcdedit.exe",  "vssadmin.exe", "reg.exe",      "net.exe",
-    "whoami.exe",  "svchost.exe",    "conhost.exe",  "wscript.exe",  "cscript.exe",  "bitsadmin.exe",
+    "cmd.exe",    "powershell.exe", "rundll32.exe", "regsvr32.exe", "schtasks.exe", "wmic.exe",
+    "mshta.exe",  "certutil.exe",   "bcdedit.exe",  "vssadmin.exe", "reg.exe",      "net.exe",
+    "whoami.exe", "svchost.exe",    "conhost.exe",  "wscript.exe",  "cscript.exe",  "bitsadmin.exe",
 };
 constexpr std::string_view dropped_names[] = {
-    "updater", "svhost", "invoice_2024", "Rechnung_Mai", "setup", "chrome_update", "счет", "報告書", "tmp4F2A",
+    "updater",       "svhost", "invoice_2024", "Rechnung_Mai", "setup",
+    "chrome_update", "счет",   "報告書",       "tmp4F2A",
 };
 constexpr std::string_view descriptions[] = {
-    "Windows Command Processor", "Windows PowerShell", "Windows host process (Rundll32)",
-    "Microsoft(C) Register Server", "Task Scheduler Configuration Tool", "Boot Configuration Data Editor",
-    "Microsoft® HTML Application host", "Console Window Host", "Microsoft ® Windows Based Script Host",
+    "Windows Command Processor",
+    "Windows PowerShell",
+    "Windows host process (Rundll32)",
+    "Microsoft(C) Register Server",
+    "Task Scheduler Configuration Tool",
+    "Boot Configuration Data Editor",
+    "Microsoft® HTML Application host",
+    "Console Window Host",
+    "Microsoft ® Windows Based Script Host",
 };
 constexpr std::string_view integrity_levels[] = {"High", "Medium", "System", "Low"};
 constexpr std::string_view event_ids[] = {"1", "1", "1", "3", "7", "10", "11", "12", "13", "22"};
@@ -219,8 +250,8 @@ std::string image_path(Rng& rng) {
 }
 
 std::string guid(Rng& rng) {
-    return "{" + rng.hex(8, true) + "-" + rng.hex(4, true) + "-" + rng.hex(4, true) + "-" + rng.hex(4, true) + "-" +
-           rng.hex(12, true) + "}";
+    return "{" + rng.hex(8, true) + "-" + rng.hex(4, true) + "-" + rng.hex(4, true) + "-" + rng.hex(4, true) +
+           "-" + rng.hex(12, true) + "}";
 }
 
 std::string command_line(Rng& rng) {
@@ -228,22 +259,29 @@ std::string command_line(Rng& rng) {
     const std::string drop(rng.pick(dropped_names));
     switch (rng.below(7)) {
     case 0:
-        return "\"C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe\" -NoP -NonI -W Hidden -Exec "
-               "Bypass -Enc " + rng.base64(static_cast<std::size_t>(rng.between(40, 200)));
+        return "\"C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe\" -NoP -NonI -W Hidden "
+               "-Exec "
+               "Bypass -Enc " +
+               rng.base64(static_cast<std::size_t>(rng.between(40, 200)));
     case 1:
-        return "C:\\Windows\\system32\\cmd.exe /c \"echo " + rng.hex(6) + " > \\\\.\\pipe\\" + rng.hex(6) + "\"";
+        return "C:\\Windows\\system32\\cmd.exe /c \"echo " + rng.hex(6) + " > \\\\.\\pipe\\" + rng.hex(6) +
+               "\"";
     case 2:
-        return "rundll32.exe \"C:\\Users\\" + user + "\\AppData\\Roaming\\" + drop + ".dll\",DllRegisterServer";
+        return "rundll32.exe \"C:\\Users\\" + user + "\\AppData\\Roaming\\" + drop +
+               ".dll\",DllRegisterServer";
     case 3:
         return "schtasks /create /tn \"" + drop + "\" /tr \"C:\\ProgramData\\" + drop +
                ".exe\" /sc minute /mo 15 /f";
     case 4:
         return "reg add \"HKCU\\Software\\Microsoft\\Windows\\CurrentVersion\\Run\" /v \"" + drop +
                "\" /t REG_SZ /d \"C:\\Users\\" + user + "\\AppData\\Roaming\\" + drop + ".exe\" /f";
-    case 5: return "C:\\Windows\\Sysnative\\bcdedit.exe /set {default} recoveryenabled No";
+    case 5:
+        return "C:\\Windows\\Sysnative\\bcdedit.exe /set {default} recoveryenabled No";
     default:
-        return "\"C:\\Users\\" + user + "\\Downloads\\" + drop + ".exe\" --install --silent --lang=\"fr-FR\" "
-               "--token=" + rng.hex(32);
+        return "\"C:\\Users\\" + user + "\\Downloads\\" + drop +
+               ".exe\" --install --silent --lang=\"fr-FR\" "
+               "--token=" +
+               rng.hex(32);
     }
 }
 
@@ -253,9 +291,10 @@ std::string sysmon_value(Rng& rng, std::string_view key) {
     if (key == "RuleName") return rng.chance(70) ? "-" : "technique_id=T1059.001,technique_name=PowerShell";
     if (key == "UtcTime") {
         char buf[40];
-        std::snprintf(buf, sizeof buf, "2024-07-%02d %02d:%02d:%02d.%03d", static_cast<int>(rng.between(1, 28)),
-                      static_cast<int>(rng.between(0, 23)), static_cast<int>(rng.between(0, 59)),
-                      static_cast<int>(rng.between(0, 59)), static_cast<int>(rng.between(0, 999)));
+        std::snprintf(buf, sizeof buf, "2024-07-%02d %02d:%02d:%02d.%03d",
+                      static_cast<int>(rng.between(1, 28)), static_cast<int>(rng.between(0, 23)),
+                      static_cast<int>(rng.between(0, 59)), static_cast<int>(rng.between(0, 59)),
+                      static_cast<int>(rng.between(0, 999)));
         return buf;
     }
     if (key == "ProcessGuid" || key == "ParentProcessGuid" || key == "LogonGuid") return guid(rng);
@@ -272,42 +311,51 @@ std::string sysmon_value(Rng& rng, std::string_view key) {
     if (key == "Description") return std::string(rng.pick(descriptions));
     if (key == "Product") return "Microsoft® Windows® Operating System";
     if (key == "Company") return rng.chance(80) ? "Microsoft Corporation" : "Société Générale d’Édition";
-    if (key == "FileVersion") return "10.0." + num(14393, 22631) + "." + num(1, 3000) + " (WinBuild.160101.0800)";
+    if (key == "FileVersion")
+        return "10.0." + num(14393, 22631) + "." + num(1, 3000) + " (WinBuild.160101.0800)";
     if (key == "OriginalFileName") return std::string(rng.pick(system_exes));
     if (key == "CurrentDirectory") return "C:\\Users\\" + std::string(rng.pick(user_dirs)) + "\\Desktop\\";
     if (key == "TargetFilename") {
-        return "C:\\Users\\" + std::string(rng.pick(user_dirs)) + "\\AppData\\Roaming\\Microsoft\\Windows\\"
-               "Start Menu\\Programs\\Startup\\" + std::string(rng.pick(dropped_names)) + ".lnk";
+        return "C:\\Users\\" + std::string(rng.pick(user_dirs)) +
+               "\\AppData\\Roaming\\Microsoft\\Windows\\"
+               "Start Menu\\Programs\\Startup\\" +
+               std::string(rng.pick(dropped_names)) + ".lnk";
     }
     if (key == "TargetObject") {
         return "HKU\\S-1-5-21-" + num(1000000, 9999999) + "-" + num(1000, 9999) +
                "\\Software\\Microsoft\\Windows\\CurrentVersion\\Run\\" + std::string(rng.pick(dropped_names));
     }
-    if (key == "Details") return "\"C:\\ProgramData\\" + std::string(rng.pick(dropped_names)) + ".exe\" -autorun";
+    if (key == "Details")
+        return "\"C:\\ProgramData\\" + std::string(rng.pick(dropped_names)) + ".exe\" -autorun";
     if (key == "QueryName") return rng.hex(10) + ".duckdns.org";
-    if (key == "DestinationIp") return num(1, 223) + "." + num(0, 255) + "." + num(0, 255) + "." + num(1, 254);
+    if (key == "DestinationIp")
+        return num(1, 223) + "." + num(0, 255) + "." + num(0, 255) + "." + num(1, 254);
     if (key == "DestinationPort") return num(1, 65535);
     return "-";
 }
 
 // Sysmon's order of fields; a context takes EventID and a random subset of the rest.
 constexpr std::string_view sysmon_keys[] = {
-    "RuleName",        "UtcTime",     "ProcessGuid",      "ProcessId",     "Image",         "FileVersion",
-    "Description",     "Product",     "Company",          "OriginalFileName", "CommandLine", "CurrentDirectory",
-    "User",            "LogonGuid",   "LogonId",          "TerminalSessionId", "IntegrityLevel", "Hashes",
-    "ParentProcessGuid", "ParentProcessId", "ParentImage", "ParentCommandLine", "ParentUser", "TargetFilename",
-    "TargetObject",    "Details",     "QueryName",        "DestinationIp", "DestinationPort",
+    "RuleName",          "UtcTime",           "ProcessGuid",   "ProcessId",         "Image",
+    "FileVersion",       "Description",       "Product",       "Company",           "OriginalFileName",
+    "CommandLine",       "CurrentDirectory",  "User",          "LogonGuid",         "LogonId",
+    "TerminalSessionId", "IntegrityLevel",    "Hashes",        "ParentProcessGuid", "ParentProcessId",
+    "ParentImage",       "ParentCommandLine", "ParentUser",    "TargetFilename",    "TargetObject",
+    "Details",           "QueryName",         "DestinationIp", "DestinationPort",
 };
 
 json::object context_values(Rng& rng) {
     const auto count = static_cast<std::size_t>(rng.between(8, 15));
     std::vector<std::size_t> order(std::size(sysmon_keys));
-    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-    for (std::size_t i = 0; i + 1 < count; ++i) std::swap(order[i], order[i + rng.below(order.size() - i)]);
+    for (std::size_t i = 0; i < order.size(); ++i)
+        order[i] = i;
+    for (std::size_t i = 0; i + 1 < count; ++i)
+        std::swap(order[i], order[i + rng.below(order.size() - i)]);
     order.resize(count - 1);
     std::sort(order.begin(), order.end());
     json::object values;
-    for (auto i : order) values[sysmon_keys[i]] = sysmon_value(rng, sysmon_keys[i]);
+    for (auto i : order)
+        values[sysmon_keys[i]] = sysmon_value(rng, sysmon_keys[i]);
     values["EventID"] = sysmon_value(rng, "EventID");
     return values;
 }
@@ -316,21 +364,39 @@ constexpr std::string_view title_verbs[] = {
     "Suspicious", "Potential", "Uncommon", "Abused", "Obfuscated", "Renamed", "Hidden", "Encoded",
 };
 constexpr std::string_view title_things[] = {
-    "PowerShell Download Cradle", "Rundll32 Execution",        "Scheduled Task Creation", "Run Key Persistence",
-    "Shadow Copy Deletion",       "LSASS Access",              "Certutil Decode",         "Mshta Script Execution",
-    "Process Creation Using Sysnative Folder", "DNS Query to Dynamic DNS Domain", "Startup Folder File Write",
+    "PowerShell Download Cradle",
+    "Rundll32 Execution",
+    "Scheduled Task Creation",
+    "Run Key Persistence",
+    "Shadow Copy Deletion",
+    "LSASS Access",
+    "Certutil Decode",
+    "Mshta Script Execution",
+    "Process Creation Using Sysnative Folder",
+    "DNS Query to Dynamic DNS Domain",
+    "Startup Folder File Write",
 };
 constexpr std::string_view title_ways[] = {
     "", " via CommandLine", " From Temp Folder", " by Office Process", " With Hidden Window", " - Sysmon",
 };
 constexpr std::string_view sources[] = {
-    "Sigma Integrated Rule Set (GitHub)", "SOC Prime Threat Detection Marketplace",
-    "Joe Security Rule Set (GitHub)", "SigmaHQ Emerging Threats",
+    "Sigma Integrated Rule Set (GitHub)",
+    "SOC Prime Threat Detection Marketplace",
+    "Joe Security Rule Set (GitHub)",
+    "SigmaHQ Emerging Threats",
 };
 constexpr std::string_view levels[] = {"low", "medium", "medium", "medium", "high", "high", "critical"};
 constexpr std::string_view authors[] = {
-    "Florian Roth (Nextron Systems)", "Nasreddine Bencherchali (Nextron Systems)", "frack113", "Max Altgelt",
-    "Aleksey Potapov, oscd.community", "Joe Security", "Tim Shelton", "Sérgio Quintão", "Ömer Günal", "李雷",
+    "Florian Roth (Nextron Systems)",
+    "Nasreddine Bencherchali (Nextron Systems)",
+    "frack113",
+    "Max Altgelt",
+    "Aleksey Potapov, oscd.community",
+    "Joe Security",
+    "Tim Shelton",
+    "Sérgio Quintão",
+    "Ömer Günal",
+    "李雷",
 };
 
 json::object rule_entry(Rng& rng, std::size_t index) {
@@ -347,9 +413,10 @@ json::object rule_entry(Rng& rng, std::size_t index) {
     e["rule_level"] = rng.pick(levels);
     e["rule_id"] = rng.hex(64);
     e["rule_source"] = rng.pick(sources);
-    e["rule_title"] = std::string(rng.pick(title_verbs)) + " " + thing + std::string(rng.pick(title_ways)) + " #" +
-                      std::to_string(index);
-    e["rule_description"] = "Detects " + thing + " as used by \"loaders\" and red-team tooling (e.g. Cobalt Strike, "
+    e["rule_title"] = std::string(rng.pick(title_verbs)) + " " + thing + std::string(rng.pick(title_ways)) +
+                      " #" + std::to_string(index);
+    e["rule_description"] = "Detects " + thing +
+                            " as used by \"loaders\" and red-team tooling (e.g. Cobalt Strike, "
                             "Sliver); the pattern is rare on clean hosts — see T1059 / T1547.";
     if (!rng.chance(5)) e["rule_author"] = rng.pick(authors);
     return e;
@@ -357,24 +424,89 @@ json::object rule_entry(Rng& rng, std::size_t index) {
 
 // Ordinary File-object attributes that are not Sigma data, in blocks the generator can repeat.
 constexpr std::string_view engines[] = {
-    "Bkav", "Lionic", "MicroWorld-eScan", "ClamAV", "CMC", "CAT-QuickHeal", "Skyhigh", "ALYac", "Cylance",
-    "Zillya", "Sangfor", "K7AntiVirus", "Alibaba", "K7GW", "Cybereason", "Arcabit", "BitDefenderTheta",
-    "VirIT", "Symantec", "tehtris", "ESET-NOD32", "APEX", "Paloalto", "Cynet", "Kaspersky", "BitDefender",
-    "NANO-Antivirus", "SUPERAntiSpyware", "Avast", "Tencent", "Emsisoft", "F-Secure", "DrWeb", "VIPRE",
-    "TrendMicro", "McAfeeD", "Trapmine", "FireEye", "Sophos", "Ikarus", "Jiangmin", "Webroot", "Varist",
-    "Avira", "Antiy-AVL", "Kingsoft", "Gridinsoft", "Xcitium", "Microsoft", "ViRobot", "ZoneAlarm", "GData",
-    "Google", "AhnLab-V3", "Acronis", "McAfee", "MAX", "VBA32", "Malwarebytes", "Panda", "Zoner",
-    "TrendMicro-HouseCall", "Rising", "Yandex", "SentinelOne", "MaxSecure", "Fortinet", "AVG", "DeepInstinct",
-    "CrowdStrike", "Elastic",
+    "Bkav",
+    "Lionic",
+    "MicroWorld-eScan",
+    "ClamAV",
+    "CMC",
+    "CAT-QuickHeal",
+    "Skyhigh",
+    "ALYac",
+    "Cylance",
+    "Zillya",
+    "Sangfor",
+    "K7AntiVirus",
+    "Alibaba",
+    "K7GW",
+    "Cybereason",
+    "Arcabit",
+    "BitDefenderTheta",
+    "VirIT",
+    "Symantec",
+    "tehtris",
+    "ESET-NOD32",
+    "APEX",
+    "Paloalto",
+    "Cynet",
+    "Kaspersky",
+    "BitDefender",
+    "NANO-Antivirus",
+    "SUPERAntiSpyware",
+    "Avast",
+    "Tencent",
+    "Emsisoft",
+    "F-Secure",
+    "DrWeb",
+    "VIPRE",
+    "TrendMicro",
+    "McAfeeD",
+    "Trapmine",
+    "FireEye",
+    "Sophos",
+    "Ikarus",
+    "Jiangmin",
+    "Webroot",
+    "Varist",
+    "Avira",
+    "Antiy-AVL",
+    "Kingsoft",
+    "Gridinsoft",
+    "Xcitium",
+    "Microsoft",
+    "ViRobot",
+    "ZoneAlarm",
+    "GData",
+    "Google",
+    "AhnLab-V3",
+    "Acronis",
+    "McAfee",
+    "MAX",
+    "VBA32",
+    "Malwarebytes",
+    "Panda",
+    "Zoner",
+    "TrendMicro-HouseCall",
+    "Rising",
+    "Yandex",
+    "SentinelOne",
+    "MaxSecure",
+    "Fortinet",
+    "AVG",
+    "DeepInstinct",
+    "CrowdStrike",
+    "Elastic",
 };
 constexpr std::string_view dlls[] = {
-    "KERNEL32.dll", "USER32.dll", "ADVAPI32.dll", "SHELL32.dll", "ole32.dll", "WS2_32.dll", "WININET.dll",
-    "CRYPT32.dll", "ntdll.dll", "msvcrt.dll", "GDI32.dll", "OLEAUT32.dll", "SHLWAPI.dll", "COMCTL32.dll",
+    "KERNEL32.dll", "USER32.dll",   "ADVAPI32.dll", "SHELL32.dll",  "ole32.dll",
+    "WS2_32.dll",   "WININET.dll",  "CRYPT32.dll",  "ntdll.dll",    "msvcrt.dll",
+    "GDI32.dll",    "OLEAUT32.dll", "SHLWAPI.dll",  "COMCTL32.dll",
 };
 constexpr std::string_view api_stems[] = {
-    "CreateFile", "ReadFile", "WriteFile", "VirtualAlloc", "VirtualProtect", "LoadLibrary", "GetProcAddress",
-    "RegOpenKeyEx", "RegSetValueEx", "CreateProcess", "OpenProcess", "InternetOpenUrl", "HttpSendRequest",
-    "CryptDecrypt", "GetModuleHandle", "CreateThread", "WaitForSingleObject", "FindFirstFile", "MessageBox",
+    "CreateFile",          "ReadFile",      "WriteFile",       "VirtualAlloc",
+    "VirtualProtect",      "LoadLibrary",   "GetProcAddress",  "RegOpenKeyEx",
+    "RegSetValueEx",       "CreateProcess", "OpenProcess",     "InternetOpenUrl",
+    "HttpSendRequest",     "CryptDecrypt",  "GetModuleHandle", "CreateThread",
+    "WaitForSingleObject", "FindFirstFile", "MessageBox",
 };
 
 json::object engine_result(Rng& rng, std::string_view engine) {
@@ -382,12 +514,15 @@ json::object engine_result(Rng& rng, std::string_view engine) {
     const bool detected = rng.chance(40);
     r["method"] = "blacklist";
     r["engine_name"] = engine;
-    r["engine_version"] = std::to_string(rng.between(1, 30)) + "." + std::to_string(rng.between(0, 99)) + "." +
-                          std::to_string(rng.between(0, 9999)) + "." + std::to_string(rng.between(0, 999));
+    r["engine_version"] = std::to_string(rng.between(1, 30)) + "." + std::to_string(rng.between(0, 99)) +
+                          "." + std::to_string(rng.between(0, 9999)) + "." +
+                          std::to_string(rng.between(0, 999));
     r["engine_update"] = "202407" + std::to_string(rng.between(10, 28));
     r["category"] = detected ? "malicious" : "undetected";
-    if (detected) r["result"] = "Trojan.Win32.Agent." + rng.hex(4) + " (Généric)";
-    else r["result"] = nullptr;
+    if (detected)
+        r["result"] = "Trojan.Win32.Agent." + rng.hex(4) + " (Généric)";
+    else
+        r["result"] = nullptr;
     return r;
 }
 
@@ -447,19 +582,23 @@ Generated generate_file_object(std::size_t rule_count, std::size_t target_bytes)
         return json::object{{"critical", c[0]}, {"high", c[1]}, {"low", c[2]}, {"medium", c[3]}};
     };
     json::object summary;
-    for (const auto& [source, counts] : by_source) summary[source] = stats_object(counts);
+    for (const auto& [source, counts] : by_source)
+        summary[source] = stats_object(counts);
     const json::value stats = stats_object(total);
     const json::value summary_value = std::move(summary);
     const json::value results_value = std::move(results);
     g.sigma_bytes = member_bytes("sigma_analysis_results", results_value) +
-                    member_bytes("sigma_analysis_stats", stats) + member_bytes("sigma_analysis_summary", summary_value);
+                    member_bytes("sigma_analysis_stats", stats) +
+                    member_bytes("sigma_analysis_summary", summary_value);
 
     json::object a;
     std::size_t noise = 0;
     auto add = [&](std::string_view key, auto&& init) {
         json::value v;
-        if constexpr (std::is_convertible_v<decltype(init), std::string_view>) v = std::string_view(init);
-        else v = std::forward<decltype(init)>(init);
+        if constexpr (std::is_convertible_v<decltype(init), std::string_view>)
+            v = std::string_view(init);
+        else
+            v = std::forward<decltype(init)>(init);
         noise += member_bytes(key, v);
         a[key] = std::move(v);
     };
@@ -480,7 +619,8 @@ Generated generate_file_object(std::size_t rule_count, std::size_t target_bytes)
     add("last_analysis_date", 1720000000 + rng.between(0, 500000));
     add("last_modification_date", 1720600000 + rng.between(0, 500000));
     add("total_votes", json::object{{"harmless", 0}, {"malicious", rng.between(0, 9)}});
-    add("tags", json::array{"peexe", "spreader", "detect-debug-environment", "long-sleeps", "checks-user-input"});
+    add("tags",
+        json::array{"peexe", "spreader", "detect-debug-environment", "long-sleeps", "checks-user-input"});
     json::array names;
     for (int i = 0; i < 60; ++i) {
         names.emplace_back(std::string(rng.pick(dropped_names)) + "_" + rng.hex(6) +
@@ -494,12 +634,17 @@ Generated generate_file_object(std::size_t rule_count, std::size_t target_bytes)
         ++counts[r["category"].get_string() == "malicious" ? 0 : 1];
         engine_results[engine] = std::move(r);
     }
-    add("last_analysis_stats", json::object{{"malicious", counts[0]}, {"suspicious", 0}, {"undetected", counts[1]},
-                                            {"harmless", 0}, {"timeout", 0}, {"type-unsupported", 0}});
+    add("last_analysis_stats", json::object{{"malicious", counts[0]},
+                                            {"suspicious", 0},
+                                            {"undetected", counts[1]},
+                                            {"harmless", 0},
+                                            {"timeout", 0},
+                                            {"type-unsupported", 0}});
     add("last_analysis_results", std::move(engine_results));
-    add("trid", json::array{json::object{{"file_type", "Win32 Executable MS Visual C++ (generic)"},
-                                         {"probability", 47.3}},
-                            json::object{{"file_type", "Win64 Executable (generic)"}, {"probability", 15.9}}});
+    add("trid",
+        json::array{
+            json::object{{"file_type", "Win32 Executable MS Visual C++ (generic)"}, {"probability", 47.3}},
+            json::object{{"file_type", "Win64 Executable (generic)"}, {"probability", 15.9}}});
 
     // pe_info grows until the whole object has the size asked for.
     json::array imports, resources;
@@ -533,10 +678,11 @@ Generated generate_file_object(std::size_t rule_count, std::size_t target_bytes)
     a["sigma_analysis_results"] = results_value;
 
     json::value doc = json::object{
-        {"data", json::object{{"id", sha256},
-                              {"type", "file"},
-                              {"links", json::object{{"self", "https://www.virustotal.com/api/v3/files/" + sha256}}},
-                              {"attributes", std::move(a)}}}};
+        {"data",
+         json::object{{"id", sha256},
+                      {"type", "file"},
+                      {"links", json::object{{"self", "https://www.virustotal.com/api/v3/files/" + sha256}}},
+                      {"attributes", std::move(a)}}}};
     write_value(g.bytes, doc);
     g.bytes.push_back('\n');
     return g;
@@ -564,8 +710,8 @@ sa::Answer convert_document(const json::value& doc, sa::Form form) {
     return sa::render(form, analysis, ctx);
 }
 
-// Bytes to legacy bytes, as `sigma-shim convert --file F --form object|relationship` does it between reading the
-// file and writing standard output.
+// Bytes to legacy bytes, as `sigma-shim convert --file F --form object|relationship` does it between reading
+// the file and writing standard output.
 sa::Answer convert(std::string_view bytes, sa::Form form) {
     auto doc = shim::cli::parse_json_document(bytes);
     if (!doc.error.empty()) throw std::runtime_error(doc.error);
@@ -658,31 +804,37 @@ void print_table(const std::vector<Input>& inputs, const CapturingReporter& rep)
         return std::nullopt;
     };
     t << "\nconvert_bench: (a) boost::json::parse of the bytes; (b) bytes -> legacy bytes, Form::object"
-      << "\n" << std::left << std::setw(28) << "input" << std::right << std::setw(10) << "bytes" << std::setw(14)
+      << "\n"
+      << std::left << std::setw(28) << "input" << std::right << std::setw(10) << "bytes" << std::setw(14)
       << "(a) ns/it" << std::setw(14) << "(b) ns/it" << std::setw(9) << "(b)/(a)" << std::setw(8) << "target"
-      << std::setw(7) << "result" << "\n";
+      << std::setw(7) << "result"
+      << "\n";
     for (const auto& in : inputs) {
         const auto a = rep.ns("parse/" + in.name);
         const auto b = rep.ns("convert_object/" + in.name);
         const auto r = ratio(b, a);
         const char* verdict = !r ? "-" : *r <= target_ratio ? "PASS" : "MISS";
         t << std::left << std::setw(28) << in.name << std::right << std::setw(10) << in.bytes.size()
-          << std::setw(14) << fmt(a, 0) << std::setw(14) << fmt(b, 0) << std::setw(9) << fmt(r, 2) << std::setw(8)
-          << "<=" + fmt(target_ratio, 2) << std::setw(7) << verdict << "\n";
+          << std::setw(14) << fmt(a, 0) << std::setw(14) << fmt(b, 0) << std::setw(9) << fmt(r, 2)
+          << std::setw(8) << "<=" + fmt(target_ratio, 2) << std::setw(7) << verdict << "\n";
     }
-    t << "\nbreakdown: (a') shim::cli::parse_json_document alone; (c) find_file_object + extract + render(object)"
+    t << "\nbreakdown: (a') shim::cli::parse_json_document alone; (c) find_file_object + extract + "
+         "render(object)"
       << " on a parsed document;\n           (b') as (b) with Form::relationship"
-      << "\n" << std::left << std::setw(28) << "input" << std::right << std::setw(14) << "(a') ns/it"
-      << std::setw(10) << "(a')/(a)" << std::setw(14) << "(c) ns/it" << std::setw(9) << "(c)/(a)" << std::setw(14)
-      << "(b') ns/it" << std::setw(10) << "(b')/(a)" << "\n";
+      << "\n"
+      << std::left << std::setw(28) << "input" << std::right << std::setw(14) << "(a') ns/it" << std::setw(10)
+      << "(a')/(a)" << std::setw(14) << "(c) ns/it" << std::setw(9) << "(c)/(a)" << std::setw(14)
+      << "(b') ns/it" << std::setw(10) << "(b')/(a)"
+      << "\n";
     for (const auto& in : inputs) {
         const auto a = rep.ns("parse/" + in.name);
         const auto a_doc = rep.ns("parse_document/" + in.name);
         const auto c = rep.ns("extract_render/" + in.name);
         const auto b_rel = rep.ns("convert_relationship/" + in.name);
-        t << std::left << std::setw(28) << in.name << std::right << std::setw(14) << fmt(a_doc, 0) << std::setw(10)
-          << fmt(ratio(a_doc, a), 2) << std::setw(14) << fmt(c, 0) << std::setw(9) << fmt(ratio(c, a), 2)
-          << std::setw(14) << fmt(b_rel, 0) << std::setw(10) << fmt(ratio(b_rel, a), 2) << "\n";
+        t << std::left << std::setw(28) << in.name << std::right << std::setw(14) << fmt(a_doc, 0)
+          << std::setw(10) << fmt(ratio(a_doc, a), 2) << std::setw(14) << fmt(c, 0) << std::setw(9)
+          << fmt(ratio(c, a), 2) << std::setw(14) << fmt(b_rel, 0) << std::setw(10) << fmt(ratio(b_rel, a), 2)
+          << "\n";
     }
     std::cout << t.str() << std::flush;
 }
@@ -695,8 +847,10 @@ int main(int argc, char** argv) {
     int kept = 1;
     for (int i = 1; i < argc; ++i) {
         constexpr std::string_view flag = "--dump_generated=";
-        if (std::string_view(argv[i]).starts_with(flag)) dump_path = argv[i] + flag.size();
-        else argv[kept++] = argv[i];
+        if (std::string_view(argv[i]).starts_with(flag))
+            dump_path = argv[i] + flag.size();
+        else
+            argv[kept++] = argv[i];
     }
     argc = kept;
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
@@ -706,13 +860,15 @@ int main(int argc, char** argv) {
         const std::string dir = std::string(SIGMA_SHIM_SOURCE_DIR) + "/tests/fixtures/vt/";
         for (std::string_view name :
              {"azul_Win32DLL_multipurpose", "azul_powershell_script", "msticpy_vt3_file_1"}) {
-            inputs.push_back({std::string(name), read_file(dir + "file_object.real." + std::string(name) + ".json")});
+            inputs.push_back(
+                {std::string(name), read_file(dir + "file_object.real." + std::string(name) + ".json")});
         }
         auto generated = generate_file_object(2000, 5'000'000);
         std::cerr << "generated File object: " << generated.bytes.size() << " bytes, " << generated.rules
-                  << " rules, " << generated.contexts << " match contexts, Sigma attributes " << generated.sigma_bytes
-                  << " bytes (" << std::fixed << std::setprecision(0)
-                  << 100.0 * static_cast<double>(generated.sigma_bytes) / static_cast<double>(generated.bytes.size())
+                  << " rules, " << generated.contexts << " match contexts, Sigma attributes "
+                  << generated.sigma_bytes << " bytes (" << std::fixed << std::setprecision(0)
+                  << 100.0 * static_cast<double>(generated.sigma_bytes) /
+                         static_cast<double>(generated.bytes.size())
                   << "%)\n";
         if (!dump_path.empty()) {
             std::ofstream(dump_path, std::ios::binary) << generated.bytes;
@@ -739,13 +895,15 @@ int main(int argc, char** argv) {
     for (const auto& in : inputs) {
         const Input* p = &in;
         benchmark::RegisterBenchmark(("parse/" + in.name).c_str(), bm_parse, p)->UseRealTime();
-        benchmark::RegisterBenchmark(("parse_document/" + in.name).c_str(), bm_parse_document, p)->UseRealTime();
+        benchmark::RegisterBenchmark(("parse_document/" + in.name).c_str(), bm_parse_document, p)
+            ->UseRealTime();
         benchmark::RegisterBenchmark(("convert_object/" + in.name).c_str(), bm_convert, p, sa::Form::object)
             ->UseRealTime();
         benchmark::RegisterBenchmark(("convert_relationship/" + in.name).c_str(), bm_convert, p,
                                      sa::Form::relationship)
             ->UseRealTime();
-        benchmark::RegisterBenchmark(("extract_render/" + in.name).c_str(), bm_extract_render, p)->UseRealTime();
+        benchmark::RegisterBenchmark(("extract_render/" + in.name).c_str(), bm_extract_render, p)
+            ->UseRealTime();
     }
 
     CapturingReporter reporter;

@@ -1,7 +1,6 @@
 // `sigma-shim convert` as a command: options, exit statuses, messages, and input that is cut or not JSON.
-#include "test_support.hpp"
-
 #include "cli/convert_command.hpp"
+#include "test_support.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
@@ -30,7 +29,8 @@ BOOST_AUTO_TEST_CASE(help_describes_every_option) {
                                "--public-base", "--limit", "--cursor", "--help"}) {
         BOOST_TEST(contains(r.out, option), option);
     }
-    for (const char* form : {"object", "relationship", "descriptor", "embedded", "rules", "rules-descriptors"}) {
+    for (const char* form :
+         {"object", "relationship", "descriptor", "embedded", "rules", "rules-descriptors"}) {
         BOOST_TEST(contains(r.out, form), form);
     }
 }
@@ -80,14 +80,16 @@ BOOST_AUTO_TEST_CASE(not_json_says_where) {
 }
 
 BOOST_AUTO_TEST_CASE(not_a_file_object_says_what_was_found) {
-    const auto behaviour = ts::convert({"--file", ts::fixture("vt/file_behaviour.real.msticpy_ms_sysinternals.json")});
+    const auto behaviour =
+        ts::convert({"--file", ts::fixture("vt/file_behaviour.real.msticpy_ms_sysinternals.json")});
     BOOST_TEST(behaviour.exit_code == 3);
     BOOST_TEST(contains(behaviour.err, "expected a File object (\"type\": \"file\"), found an object of type "
                                        "\"file_behaviour\""),
                behaviour.err);
     const auto array = ts::convert({"--file", "-"}, {{"-", "[1,2]"}});
     BOOST_TEST(contains(array.err, "found an array of 2 items"), array.err);
-    const auto error = ts::convert({"--file", "-"}, {{"-", R"({"error":{"code":"NotFoundError","message":"x"}})"}});
+    const auto error =
+        ts::convert({"--file", "-"}, {{"-", R"({"error":{"code":"NotFoundError","message":"x"}})"}});
     BOOST_TEST(error.exit_code == 3);
     BOOST_TEST(contains(error.err, "found a VirusTotal error object"), error.err);
     const auto no_id = ts::convert({"--file", "-"}, {{"-", R"({"data":{"type":"file","attributes":{}}})"}});
@@ -100,7 +102,8 @@ BOOST_AUTO_TEST_CASE(not_a_file_object_says_what_was_found) {
 }
 
 BOOST_AUTO_TEST_CASE(no_sigma_analysis_exits_4_with_the_not_found_body) {
-    const std::string file = R"({"data":{"id":"ab","type":"file","attributes":{"last_modification_date":1}}})";
+    const std::string file =
+        R"({"data":{"id":"ab","type":"file","attributes":{"last_modification_date":1}}})";
     const auto r = ts::convert({"--file", "-", "--id", "D41D8CD98F00B204E9800998ECF8427E"}, {{"-", file}});
     BOOST_TEST(r.exit_code == 4);
     BOOST_TEST(r.out == "{\"error\":{\"code\":\"NotFoundError\",\"message\":\"Sigma analysis for "
@@ -113,7 +116,8 @@ BOOST_AUTO_TEST_CASE(no_sigma_analysis_exits_4_with_the_not_found_body) {
 BOOST_AUTO_TEST_CASE(rules_folder_problems_exit_3) {
     const auto r = ts::convert({"--file", ts::fixture(powershell), "--rules", "/nonexistent-dir"});
     BOOST_TEST(r.exit_code == 3);
-    const auto not_rules = ts::convert({"--file", ts::fixture(powershell), "--rules", ts::fixture("roundtrip")});
+    const auto not_rules =
+        ts::convert({"--file", ts::fixture(powershell), "--rules", ts::fixture("roundtrip")});
     BOOST_TEST(not_rules.exit_code == 3);
     BOOST_TEST(contains(not_rules.err, "expected a list of sigma_rule objects"), not_rules.err);
 }

@@ -1,11 +1,11 @@
 // Golden answers: every fixture that carries Sigma data, in every form and both match-context modes, compared
-// byte for byte with tests/golden/. SIGMA_SHIM_UPDATE_GOLDEN=1 rewrites them (review the diff before committing).
+// byte for byte with tests/golden/. SIGMA_SHIM_UPDATE_GOLDEN=1 rewrites them (review the diff before
+// committing).
 #include "test_support.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/test/unit_test.hpp>
-
 #include <cstdlib>
 #include <filesystem>
 
@@ -22,26 +22,32 @@ struct GoldenInput {
 // The File objects with Sigma data: three whole fixtures and the two search results that carry results.
 std::vector<GoldenInput> golden_inputs() {
     std::vector<GoldenInput> inputs;
-    for (const char* name : {"file_object.real.azul_Win32DLL_multipurpose", "file_object.real.azul_powershell_script",
-                             "file_object.real.msticpy_vt3_file_1"}) {
+    for (const char* name :
+         {"file_object.real.azul_Win32DLL_multipurpose", "file_object.real.azul_powershell_script",
+          "file_object.real.msticpy_vt3_file_1"}) {
         inputs.push_back({name, ts::read_file(ts::fixture(std::string("vt/") + name + ".json"))});
     }
-    const auto search = json::parse(ts::read_file(ts::fixture("vt/intelligence_search.real.msticpy_vt3_search.json")));
+    const auto search =
+        json::parse(ts::read_file(ts::fixture("vt/intelligence_search.real.msticpy_vt3_search.json")));
     for (const auto& query : search.as_object()) {
         for (const auto& item : query.value().as_array()) {
             const auto& attributes = item.at("attributes").as_object();
             if (!attributes.contains("sigma_analysis_results")) continue;
             const std::string id(item.at("id").as_string());
-            inputs.push_back({"intelligence_search.real.msticpy_vt3_search." + id.substr(0, 12), json::serialize(item)});
+            inputs.push_back(
+                {"intelligence_search.real.msticpy_vt3_search." + id.substr(0, 12), json::serialize(item)});
         }
     }
     return inputs;
 }
 
-constexpr const char* forms[] = {"object", "relationship", "descriptor", "embedded", "rules", "rules-descriptors"};
+constexpr const char* forms[] = {"object",   "relationship", "descriptor",
+                                 "embedded", "rules",        "rules-descriptors"};
 constexpr const char* modes[] = {"all", "rule-fields"};
 
-bool mode_matters(std::string_view form) { return form != "descriptor" && form != "embedded"; }
+bool mode_matters(std::string_view form) {
+    return form != "descriptor" && form != "embedded";
+}
 
 std::string golden_path(const std::string& input, std::string_view form, std::string_view mode) {
     std::string path = ts::source_dir() + "/tests/golden/" + input + "/";
@@ -81,8 +87,8 @@ BOOST_AUTO_TEST_CASE(every_fixture_form_and_mode) {
     }
 }
 
-// No sigma_rule objects are public for these fixtures' rules: rule-fields falls back to every key, rules forms
-// stand in for the objects, and both say so.
+// No sigma_rule objects are public for these fixtures' rules: rule-fields falls back to every key, rules
+// forms stand in for the objects, and both say so.
 BOOST_AUTO_TEST_CASE(fallbacks_are_reported_as_partial) {
     const auto input = ts::read_file(ts::fixture("vt/file_object.real.azul_Win32DLL_multipurpose.json"));
     const auto all = ts::convert({"--file", "-"}, {{"-", input}});

@@ -1,11 +1,12 @@
-// The in-process upstream's answers (shim/serve/replay_catalog.hpp): File objects by any hash, behaviour pages by
-// record path and alias, the empty behaviour list, sigma_rule objects, 404 bodies; the bundled demo objects; and
-// DemoUpstream reading a recorded folder (shim/serve/demo_upstream.hpp).
+// The in-process upstream's answers (shim/serve/replay_catalog.hpp): File objects by any hash, behaviour
+// pages by record path and alias, the empty behaviour list, sigma_rule objects, 404 bodies; the bundled demo
+// objects; and DemoUpstream reading a recorded folder (shim/serve/demo_upstream.hpp).
 #include "serve/demo_data.hpp"
 #include "serve/demo_upstream.hpp"
 #include "serve/replay_catalog.hpp"
 #include "upstream/record_layout.hpp"
 
+#include <atomic>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -13,16 +14,13 @@
 #include <boost/asio/write.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
-
-#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
-#include <vector>
-
 #include <unistd.h>
+#include <vector>
 
 using shim::serve::ReplayCatalog;
 namespace fs = std::filesystem;
@@ -35,8 +33,9 @@ const std::string md5 = "cccccccccccccccccccccccccccccccc";
 const std::string other_sha256 = "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd";
 
 // A File object with envelope; the bytes are deliberately not in canonical form (spaces, key order).
-const std::string file_json = R"({ "data": {"type": "file", "id": ")" + sha256 + R"(", "attributes": {"sha256": ")" +
-                              sha256 + R"(", "sha1": ")" + sha1 + R"(", "md5": ")" + md5 + R"("}}} )";
+const std::string file_json = R"({ "data": {"type": "file", "id": ")" + sha256 +
+                              R"(", "attributes": {"sha256": ")" + sha256 + R"(", "sha1": ")" + sha1 +
+                              R"(", "md5": ")" + md5 + R"("}}} )";
 const std::string page_json = R"({"data":[{"type":"file_behaviour","id":"x_zenbox"}],"meta":{"count":1}})";
 const std::string page2_json = R"({"data":[{"type":"file_behaviour","id":"y_cape"}],"meta":{"count":2}})";
 
@@ -121,7 +120,8 @@ BOOST_AUTO_TEST_CASE(file_by_every_hash_in_any_case) {
 
 BOOST_AUTO_TEST_CASE(file_query_is_ignored) {
     const auto c = catalog_with_file();
-    for (const auto& query : {"?relationships=comments", "?relationships=sigma_analysis,comments", "?x=1&y=2", "?"}) {
+    for (const auto& query :
+         {"?relationships=comments", "?relationships=sigma_analysis,comments", "?x=1&y=2", "?"}) {
         BOOST_TEST_CONTEXT(query) {
             const auto [status, body] = c.answer("/api/v3/files/" + md5 + query);
             BOOST_TEST(status == 200u);
@@ -132,7 +132,8 @@ BOOST_AUTO_TEST_CASE(file_query_is_ignored) {
 
 BOOST_AUTO_TEST_CASE(file_stored_without_envelope) {
     ReplayCatalog c;
-    const std::string bare = R"({"type":"file","id":")" + sha256 + R"(","attributes":{"md5":")" + md5 + R"("}})";
+    const std::string bare =
+        R"({"type":"file","id":")" + sha256 + R"(","attributes":{"md5":")" + md5 + R"("}})";
     c.add("files/" + sha256 + ".json", bare);
     BOOST_TEST(c.answer("/api/v3/files/" + md5).first == 200u);
     BOOST_TEST(c.answer("/api/v3/files/" + upper(sha256)).second == bare);
@@ -161,20 +162,23 @@ BOOST_AUTO_TEST_CASE(file_that_is_not_json_is_refused) {
     BOOST_CHECK_THROW(c.add("files/" + sha256 + ".json", "{\"data\":"), std::runtime_error);
     BOOST_CHECK_THROW(c.add("files/" + sha256 + ".json", ""), std::runtime_error);
     BOOST_TEST(c.answer("/api/v3/files/" + sha256).first == 404u);
-    BOOST_CHECK_NO_THROW(c.add("files/" + sha256 + ".json", "[1,2]")); // JSON, just not an object: by name only
+    BOOST_CHECK_NO_THROW(
+        c.add("files/" + sha256 + ".json", "[1,2]")); // JSON, just not an object: by name only
     BOOST_TEST(c.answer("/api/v3/files/" + sha256).second == "[1,2]");
 }
 
 BOOST_AUTO_TEST_CASE(readding_a_file_replaces_it) {
     auto c = catalog_with_file();
-    const std::string newer = R"({"data":{"attributes":{"sha256":")" + sha256 + R"(","md5":")" + md5 + R"("}}})";
+    const std::string newer =
+        R"({"data":{"attributes":{"sha256":")" + sha256 + R"(","md5":")" + md5 + R"("}}})";
     c.add("files/" + sha256 + ".json", newer);
     BOOST_TEST(c.answer("/api/v3/files/" + md5).second == newer);
     BOOST_TEST(c.answer("/api/v3/files/" + sha1).first == 404u); // the old object's sha1 is gone with it
 }
 
 BOOST_AUTO_TEST_CASE(exact_name_wins_and_hash_claims_are_order_independent) {
-    const std::string by_md5 = R"({"data":{"attributes":{"sha256":")" + sha256 + R"(","md5":")" + md5 + R"(","v":1}}})";
+    const std::string by_md5 =
+        R"({"data":{"attributes":{"sha256":")" + sha256 + R"(","md5":")" + md5 + R"(","v":1}}})";
     ReplayCatalog a, b;
     a.add("files/" + sha256 + ".json", file_json);
     a.add("files/" + md5 + ".json", by_md5);
@@ -210,7 +214,8 @@ BOOST_AUTO_TEST_CASE(behaviour_page_stored_under_the_requested_id_wins) {
 }
 
 BOOST_AUTO_TEST_CASE(behaviour_page_without_a_file_object) {
-    ReplayCatalog c; // only the page was recorded: it answers for the id it is stored under, nothing else does
+    ReplayCatalog
+        c; // only the page was recorded: it answers for the id it is stored under, nothing else does
     c.add("behaviours/" + sha256 + ".json", page_json);
     BOOST_TEST(c.answer("/api/v3/files/" + sha256 + "/behaviours").second == page_json);
     BOOST_TEST(c.answer("/api/v3/files/" + md5 + "/behaviours").first == 404u);
@@ -227,7 +232,8 @@ BOOST_AUTO_TEST_CASE(cursor_pages_under_an_alias) {
                "behaviours/" + md5 + ".cursor-" + hex(cursor) + ".json");
     for (const auto& id : {md5, upper(md5), sha256, upper(sha1)}) {
         BOOST_TEST_CONTEXT(id) {
-            BOOST_TEST(c.answer("/api/v3/files/" + id + "/behaviours?cursor=" + encoded).second == page2_json);
+            BOOST_TEST(c.answer("/api/v3/files/" + id + "/behaviours?cursor=" + encoded).second ==
+                       page2_json);
             BOOST_TEST(c.answer("/api/v3/files/" + id + "/behaviours?cursor=" + cursor).second == page2_json);
         }
     }
@@ -239,8 +245,8 @@ BOOST_AUTO_TEST_CASE(cursor_pages_under_an_alias) {
 
 BOOST_AUTO_TEST_CASE(empty_behaviour_list_for_a_known_file) {
     const auto c = catalog_with_file();
-    const std::string expected = R"({"data":[],"links":{"self":"https://www.virustotal.com/api/v3/files/)" + sha256 +
-                                 R"(/behaviours"},"meta":{"count":0}})";
+    const std::string expected = R"({"data":[],"links":{"self":"https://www.virustotal.com/api/v3/files/)" +
+                                 sha256 + R"(/behaviours"},"meta":{"count":0}})";
     for (const auto& id : {sha256, md5, upper(sha1)}) {
         BOOST_TEST_CONTEXT(id) {
             const auto [status, body] = c.answer("/api/v3/files/" + id + "/behaviours");
@@ -256,7 +262,8 @@ BOOST_AUTO_TEST_CASE(empty_behaviour_list_for_a_known_file) {
 
 BOOST_AUTO_TEST_CASE(empty_behaviour_list_without_sha256_attribute) {
     ReplayCatalog c;
-    c.add("files/" + md5 + ".json", R"({"data":{"id":")" + sha256 + R"(","attributes":{"md5":")" + md5 + R"("}}})");
+    c.add("files/" + md5 + ".json",
+          R"({"data":{"id":")" + sha256 + R"(","attributes":{"md5":")" + md5 + R"("}}})");
     const auto body = c.answer("/api/v3/files/" + md5 + "/behaviours").second;
     BOOST_TEST(body.find("/api/v3/files/" + sha256 + "/behaviours") != std::string::npos); // from data.id
 }
@@ -278,24 +285,24 @@ BOOST_AUTO_TEST_CASE(anything_else_is_not_found) {
     c.add("behaviours/" + sha256 + ".json", page_json);
     c.add("sigma_rules/r1.json", "{}");
     const std::vector<std::string> targets = {
-             "/",
-             "",
-             "/api/v3",
-             "/api/v3/files",
-             "/api/v3/files/",
-             "/api/v2/files/" + sha256,
-             "/api/v3/urls/" + sha256,
-             "/api/v3/files/" + sha256 + "/comments",
-             "/api/v3/files/" + sha256 + "/behaviours/x",
-             "/api/v3/files/" + sha256 + "/sigma_analysis",
-             "/api/v3/sigma_analyses/" + sha256,
-             "/api/v3/files/" + other_sha256,
-             "/api/v3/files/" + sha256.substr(1),
-             "http://example.com/api/v3/files/" + sha256,
-             "/api/v3/files/%zz",
-             std::string("/api/v3/files/\x01\xff"),
-             std::string("/api/v3/files/\xc3\xa9\"?") + std::string(1000, 'x'),
-         };
+        "/",
+        "",
+        "/api/v3",
+        "/api/v3/files",
+        "/api/v3/files/",
+        "/api/v2/files/" + sha256,
+        "/api/v3/urls/" + sha256,
+        "/api/v3/files/" + sha256 + "/comments",
+        "/api/v3/files/" + sha256 + "/behaviours/x",
+        "/api/v3/files/" + sha256 + "/sigma_analysis",
+        "/api/v3/sigma_analyses/" + sha256,
+        "/api/v3/files/" + other_sha256,
+        "/api/v3/files/" + sha256.substr(1),
+        "http://example.com/api/v3/files/" + sha256,
+        "/api/v3/files/%zz",
+        std::string("/api/v3/files/\x01\xff"),
+        std::string("/api/v3/files/\xc3\xa9\"?") + std::string(1000, 'x'),
+    };
     for (const auto& target : targets) {
         BOOST_TEST_CONTEXT(target) {
             const auto [status, body] = c.answer(target);
@@ -309,7 +316,8 @@ BOOST_AUTO_TEST_CASE(anything_else_is_not_found) {
 
 BOOST_AUTO_TEST_CASE(bundled_demo_objects) {
     ReplayCatalog c;
-    for (const auto& object : shim::serve::demo_objects()) c.add(object.path, std::string(object.json));
+    for (const auto& object : shim::serve::demo_objects())
+        c.add(object.path, std::string(object.json));
     const std::string demo_sha256 = "f568a0362c238ebbadca53fd4307dac2fe209ddc6257fd300379ebc3c10261e9";
 
     const auto by_sha256 = c.answer("/api/v3/files/" + demo_sha256);
@@ -360,7 +368,8 @@ BOOST_AUTO_TEST_CASE(demo_upstream_bundled_by_default) {
     shim::serve::DemoUpstream upstream(ioc, "");
     const auto port = upstream.start();
     std::thread runner([&] { ioc.run(); });
-    const auto file = http_get(port, "/api/v3/files/f568a0362c238ebbadca53fd4307dac2fe209ddc6257fd300379ebc3c10261e9");
+    const auto file =
+        http_get(port, "/api/v3/files/f568a0362c238ebbadca53fd4307dac2fe209ddc6257fd300379ebc3c10261e9");
     ioc.stop();
     runner.join();
     BOOST_TEST(file.starts_with("HTTP/1.1 200"));

@@ -10,8 +10,12 @@ namespace json = boost::json;
 
 namespace {
 
-std::string roundtrip(const std::string& name) { return ts::fixture("roundtrip/" + name); }
-std::string legacy(const std::string& name) { return ts::read_file(ts::fixture("vt/" + name)); }
+std::string roundtrip(const std::string& name) {
+    return ts::fixture("roundtrip/" + name);
+}
+std::string legacy(const std::string& name) {
+    return ts::read_file(ts::fixture("vt/" + name));
+}
 
 void check_same(const std::string& produced, const std::string& expected) {
     std::string diff;
@@ -31,8 +35,9 @@ BOOST_AUTO_TEST_CASE(real_f912398c_answer) {
 }
 
 BOOST_AUTO_TEST_CASE(documented_files_sigma_analysis_answer) {
-    const auto r = ts::convert({"--form", "relationship", "--file", roundtrip("docs_files_sigma_analysis.file.json"),
-                                "--behaviours", roundtrip("docs_files_sigma_analysis.behaviours.json")});
+    const auto r =
+        ts::convert({"--form", "relationship", "--file", roundtrip("docs_files_sigma_analysis.file.json"),
+                     "--behaviours", roundtrip("docs_files_sigma_analysis.behaviours.json")});
     BOOST_TEST(r.exit_code == 0);
     check_same(r.out, legacy("legacy_files_sigma_analysis_relationship.docs_example.json"));
     // One rule three times and another once: the legacy service counted entries, not rules.
@@ -41,9 +46,10 @@ BOOST_AUTO_TEST_CASE(documented_files_sigma_analysis_answer) {
 }
 
 BOOST_AUTO_TEST_CASE(documented_answer_in_rule_fields_mode) {
-    const auto r = ts::convert({"--form", "relationship", "--match-context", "rule-fields", "--rules",
-                                roundtrip("rules"), "--file", roundtrip("docs_files_sigma_analysis.wide.file.json"),
-                                "--behaviours", roundtrip("docs_files_sigma_analysis.wide.behaviours.json")});
+    const auto r =
+        ts::convert({"--form", "relationship", "--match-context", "rule-fields", "--rules",
+                     roundtrip("rules"), "--file", roundtrip("docs_files_sigma_analysis.wide.file.json"),
+                     "--behaviours", roundtrip("docs_files_sigma_analysis.wide.behaviours.json")});
     BOOST_TEST(r.exit_code == 0);
     check_same(r.out, legacy("legacy_files_sigma_analysis_relationship.docs_example.json"));
     // 3bc9d141 has no rule object here: it fell back to every key, and the answer says it is partial.
@@ -51,14 +57,17 @@ BOOST_AUTO_TEST_CASE(documented_answer_in_rule_fields_mode) {
 }
 
 BOOST_AUTO_TEST_CASE(wide_contexts_in_all_mode_write_every_field) {
-    const auto r = ts::convert({"--form", "relationship", "--file", roundtrip("docs_files_sigma_analysis.wide.file.json"),
-                                "--behaviours", roundtrip("docs_files_sigma_analysis.wide.behaviours.json")});
+    const auto r = ts::convert({"--form", "relationship", "--file",
+                                roundtrip("docs_files_sigma_analysis.wide.file.json"), "--behaviours",
+                                roundtrip("docs_files_sigma_analysis.wide.behaviours.json")});
     BOOST_TEST(r.exit_code == 0);
     const auto first = json::parse(r.out).at_pointer("/data/attributes/rule_matches/0/match_context");
-    BOOST_TEST(first.as_string() ==
-               "$CommandLine: 'attrib  +H blablabla.bak', $EventID: '1', $Image: 'C:\\Windows\\System32\\attrib.exe', "
-               "$IntegrityLevel: 'High', $LogonId: '0x3e7', $ParentCommandLine: 'C:\\Windows\\system32\\cmd.exe /c "
-               "attrib +H blabalbla.bak', $ProcessId: '4242', $UtcTime: '2020-06-30 13:13:30.123'");
+    BOOST_TEST(
+        first.as_string() ==
+        "$CommandLine: 'attrib  +H blablabla.bak', $EventID: '1', $Image: "
+        "'C:\\Windows\\System32\\attrib.exe', "
+        "$IntegrityLevel: 'High', $LogonId: '0x3e7', $ParentCommandLine: 'C:\\Windows\\system32\\cmd.exe /c "
+        "attrib +H blabalbla.bak', $ProcessId: '4242', $UtcTime: '2020-06-30 13:13:30.123'");
 }
 
 BOOST_AUTO_TEST_CASE(documented_sigma_analyses_answer) {

@@ -3,10 +3,9 @@
 #include "cli/convert_command.hpp"
 #include "cli/json_document.hpp"
 
+#include <array>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-
-#include <array>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -17,9 +16,13 @@
 
 namespace test_support {
 
-std::string source_dir() { return SIGMA_SHIM_SOURCE_DIR; }
+std::string source_dir() {
+    return SIGMA_SHIM_SOURCE_DIR;
+}
 
-std::string fixture(const std::string& name) { return source_dir() + "/tests/fixtures/" + name; }
+std::string fixture(const std::string& name) {
+    return source_dir() + "/tests/fixtures/" + name;
+}
 
 std::string read_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -83,7 +86,8 @@ RunResult run_binary(const std::vector<std::string>& args, const std::string& st
         std::string binary = SIGMA_SHIM_BINARY;
         argv.push_back(binary.data());
         std::vector<std::string> copy = args;
-        for (auto& a : copy) argv.push_back(a.data());
+        for (auto& a : copy)
+            argv.push_back(a.data());
         argv.push_back(nullptr);
         ::execv(binary.c_str(), argv.data());
         ::_exit(127);
@@ -96,8 +100,10 @@ RunResult run_binary(const std::vector<std::string>& args, const std::string& st
     ::lseek(err_fd, 0, SEEK_SET);
     r.out = drain(out_fd);
     r.err = drain(err_fd);
-    for (int fd : {in_fd, out_fd, err_fd}) ::close(fd);
-    for (const char* p : {in_path, out_path, err_path}) ::unlink(p);
+    for (int fd : {in_fd, out_fd, err_fd})
+        ::close(fd);
+    for (const char* p : {in_path, out_path, err_path})
+        ::unlink(p);
     return r;
 }
 

@@ -6,7 +6,7 @@
 
 namespace test_support {
 
-std::string source_dir();                  // the project's root
+std::string source_dir();                     // the project's root
 std::string fixture(const std::string& name); // tests/fixtures/<name>
 std::string read_file(const std::string& path);
 void write_file(const std::string& path, const std::string& bytes);
@@ -18,7 +18,8 @@ struct RunResult {
 
 // Runs `sigma-shim convert ARGS` in-process. `inputs` maps paths to their bytes ("-" is standard input);
 // any other path is read from disk.
-RunResult convert(const std::vector<std::string>& args, const std::map<std::string, std::string>& inputs = {});
+RunResult convert(const std::vector<std::string>& args,
+                  const std::map<std::string, std::string>& inputs = {});
 
 // Runs the real binary: `sigma-shim ARGS`, with `stdin_bytes` on its standard input.
 RunResult run_binary(const std::vector<std::string>& args, const std::string& stdin_bytes = {});
