@@ -120,6 +120,11 @@ int run_serve(std::span<const std::string> args) {
                   << ": " << e.code().message() << "\n";
         return 2;
     }
+    // Signals are caught before the `listening` line: whoever waits for that line may send SIGTERM at once.
+    asio::signal_set signals(ioc, SIGINT, SIGTERM);
+    signals.async_wait([&](const boost::system::error_code& ec, int) {
+        if (!ec) asio::co_spawn(ioc, drain(ioc, server, state), asio::detached);
+    });
     server.start();
     log.write(ops::LogLevel::info, "listening",
               {{"address", endpoint_text(bound)},
@@ -127,10 +132,6 @@ int run_serve(std::span<const std::string> args) {
                {"threads", static_cast<std::int64_t>(config.threads)},
                {"server_key", state.server_key.empty() ? std::string("none") : std::string("configured")}});
 
-    asio::signal_set signals(ioc, SIGINT, SIGTERM);
-    signals.async_wait([&](const boost::system::error_code& ec, int) {
-        if (!ec) asio::co_spawn(ioc, drain(ioc, server, state), asio::detached);
-    });
 
     std::vector<std::thread> threads;
     for (unsigned i = 1; i < config.threads; ++i)
