@@ -91,147 +91,143 @@ asio::awaitable<HttpAnswer> LegacyHandler::handle(const LegacyRequest& request) 
 
 asio::awaitable<HttpAnswer> LegacyHandler::reconstruct(const LegacyRequest& request) {
     const Route& route = request.route;
-    {
-        if (!sa::is_file_id(route.id)) {
-            HttpAnswer a = error_answer("InvalidArgumentError", "");
-            a.body = sa::invalid_file_id_body(route.id);
-            co_return a;
-        }
-        if (!route.error.empty()) co_return error_answer("InvalidArgumentError", route.error);
-
-        const std::string id = sa::to_lower_ascii(route.id);
-        const std::string file_path = "/api/v3/files/" + id;
-        std::size_t calls = 0;
-        auto fetch = [&](const std::string& target) {
-            return upstream_.get(UpstreamRequest{target, request.api_key, request.request_id});
-        };
-        // The answer's X-Sigma-Shim-Cache: the worst of what the cache layers did for its fetches.
-        upstream::CacheStatus worst = upstream::CacheStatus::bypass;
-        auto note_cache = [&](const UpstreamResponse& r) {
-            worst = std::max(worst, r.cache);
-            if (r.cache == upstream::CacheStatus::miss || r.cache == upstream::CacheStatus::stale) ++calls;
-        };
-
-        // The File object and the first behaviour page at the same time.
-        UpstreamResponse file_response, first_page;
-        if (config_.behaviour_pages > 0) {
-            // Named arguments, no temporaries: GCC 12 mishandles temporaries inside a co_await expression.
-            const std::string first_page_target = behaviours_target(file_path, {});
-            std::tie(file_response, first_page) =
-                co_await (fetch(route.file_target) && fetch(first_page_target));
-        } else {
-            file_response = co_await fetch(route.file_target);
-        }
-        note_cache(file_response);
-        if (config_.behaviour_pages > 0) note_cache(first_page);
-        auto fail = [&](const UpstreamResponse& r, std::string_view what) {
-            HttpAnswer a = upstream_error(r, what);
-            a.upstream_calls = calls;
-            a.set("X-Sigma-Shim-Cache", std::string(upstream::cache_status_name(worst)));
-            return a;
-        };
-        if (file_response.failure != Failure::none || file_response.status != 200) {
-            co_return fail(file_response, "file");
-        }
-        json::error_code ec;
-        const json::value file_doc = parse_body(file_response.body, ec);
-        const auto file =
-            ec ? sa::Recognised<const json::object*>{nullptr, "not JSON"} : sa::find_file_object(file_doc);
-        if (!file) {
-            UpstreamResponse broken = file_response;
-            broken.failure = Failure::transient;
-            broken.failure_detail = "the File answer is not a File object: " + file.error;
-            co_return fail(broken, "file");
-        }
-
-        // Behaviour pages, by cursor, up to the cap.
-        std::deque<json::value> pages;
-        std::vector<const json::object*> behaviours;
-        std::size_t skipped_items = 0;
-        bool truncated = false;
-        UpstreamResponse page_response = std::move(first_page);
-        for (unsigned n = 0; n < config_.behaviour_pages; ++n) {
-            if (page_response.failure != Failure::none || page_response.status != 200) {
-                co_return fail(page_response, "behaviours");
-            }
-            const auto& page = pages.emplace_back(parse_body(page_response.body, ec));
-            auto found =
-                ec ? sa::Recognised<sa::BehaviourObjects>{{}, "not JSON"} : sa::find_behaviour_objects(page);
-            if (!found) {
-                UpstreamResponse broken = page_response;
-                broken.failure = Failure::transient;
-                broken.failure_detail = "the behaviour answer is not a list of behaviours: " + found.error;
-                co_return fail(broken, "behaviours");
-            }
-            behaviours.insert(behaviours.end(), found.value.objects.begin(), found.value.objects.end());
-            skipped_items += found.value.skipped;
-            const std::string cursor = next_cursor(page);
-            if (cursor.empty()) break;
-            if (n + 1 == config_.behaviour_pages) {
-                truncated = true;
-                break;
-            }
-            const std::string next_target = behaviours_target(file_path, cursor);
-            page_response = co_await fetch(next_target);
-            note_cache(page_response);
-        }
-
-        // sigma_rule objects, when the form or the match-context mode needs them; a rule that cannot be had
-        // makes the answer partial, not failed.
-        sa::RuleCatalog rules;
-        std::deque<json::value> rule_docs;
-        if (sa::needs_rule_objects(route.form) || config_.match_context == sa::ContextMode::rule_fields) {
-            const auto ids = sa::distinct_rule_ids(*file.value, behaviours);
-            std::vector<UpstreamResponse> responses(ids.size());
-            std::size_t next = 0;
-            auto worker = [&]() -> asio::awaitable<void> {
-                while (next < ids.size()) {
-                    const std::size_t i = next++;
-                    const std::string target = "/api/v3/sigma_rules/" + std::string(ids[i]);
-                    responses[i] = co_await fetch(target);
-                }
-            };
-            const auto executor = co_await asio::this_coro::executor;
-            using Op = decltype(asio::co_spawn(executor, worker(), asio::deferred));
-            std::vector<Op> workers;
-            const std::size_t n = std::min<std::size_t>(config_.rule_fetch_concurrency, ids.size());
-            for (std::size_t i = 0; i < n; ++i)
-                workers.push_back(asio::co_spawn(executor, worker(), asio::deferred));
-            if (!workers.empty()) {
-                auto group = asio::experimental::make_parallel_group(std::move(workers));
-                co_await group.async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
-            }
-            for (const auto& r : responses) {
-                note_cache(r);
-                if (r.failure != Failure::none || r.status != 200) continue;
-                const auto& doc = rule_docs.emplace_back(parse_body(r.body, ec));
-                if (ec) continue;
-                if (const auto found = sa::find_rule_objects(doc)) {
-                    for (const auto* rule : found.value)
-                        rules.add(*rule);
-                }
-            }
-        }
-
-        auto analysis = sa::extract({*file.value, behaviours, &rules, config_.match_context});
-        analysis.diagnostics.skipped += skipped_items;
-        analysis.diagnostics.behaviours_truncated = truncated;
-        const std::string request_id = sa::to_lower_ascii(route.id);
-        auto rendered = sa::render(route.form, analysis,
-                                   {config_.public_base, request_id, route.page, &rules, &file_doc});
-
-        HttpAnswer a;
-        a.status = rendered.status;
-        a.body = std::move(rendered.body);
-        a.upstream_calls = calls;
-        a.note = analysis.diagnostics.summary();
-        a.set("Content-Type", "application/json; charset=utf-8");
-        a.set("Link", "<" + config_.public_base + "/api/v3/files/" + std::string(analysis.sha256) +
-                          ">; rel=\"successor-version\"");
-        a.set("X-Sigma-Shim-Fidelity", rendered.partial ? "partial" : "full");
-        a.set("X-Sigma-Shim-Cache", std::string(upstream::cache_status_name(worst)));
+    if (!sa::is_file_id(route.id)) {
+        HttpAnswer a = error_answer("InvalidArgumentError", "");
+        a.body = sa::invalid_file_id_body(route.id);
         co_return a;
     }
+    if (!route.error.empty()) co_return error_answer("InvalidArgumentError", route.error);
+
+    const std::string id = sa::to_lower_ascii(route.id);
+    const std::string file_path = "/api/v3/files/" + id;
+    std::size_t calls = 0;
+    auto fetch = [&](const std::string& target) {
+        return upstream_.get(UpstreamRequest{target, request.api_key, request.request_id});
+    };
+    // The answer's X-Sigma-Shim-Cache: the worst of what the cache layers did for its fetches.
+    upstream::CacheStatus worst = upstream::CacheStatus::bypass;
+    auto note_cache = [&](const UpstreamResponse& r) {
+        worst = std::max(worst, r.cache);
+        if (r.cache == upstream::CacheStatus::miss || r.cache == upstream::CacheStatus::stale) ++calls;
+    };
+
+    // The File object and the first behaviour page at the same time.
+    UpstreamResponse file_response, first_page;
+    if (config_.behaviour_pages > 0) {
+        // Named arguments, no temporaries: GCC 12 mishandles temporaries inside a co_await expression.
+        const std::string first_page_target = behaviours_target(file_path, {});
+        std::tie(file_response, first_page) = co_await (fetch(route.file_target) && fetch(first_page_target));
+    } else {
+        file_response = co_await fetch(route.file_target);
+    }
+    note_cache(file_response);
+    if (config_.behaviour_pages > 0) note_cache(first_page);
+    auto fail = [&](const UpstreamResponse& r, std::string_view what) {
+        HttpAnswer a = upstream_error(r, what);
+        a.upstream_calls = calls;
+        a.set("X-Sigma-Shim-Cache", std::string(upstream::cache_status_name(worst)));
+        return a;
+    };
+    if (file_response.failure != Failure::none || file_response.status != 200) {
+        co_return fail(file_response, "file");
+    }
+    json::error_code ec;
+    const json::value file_doc = parse_body(file_response.body, ec);
+    const auto file =
+        ec ? sa::Recognised<const json::object*>{nullptr, "not JSON"} : sa::find_file_object(file_doc);
+    if (!file) {
+        UpstreamResponse broken = file_response;
+        broken.failure = Failure::transient;
+        broken.failure_detail = "the File answer is not a File object: " + file.error;
+        co_return fail(broken, "file");
+    }
+
+    // Behaviour pages, by cursor, up to the cap.
+    std::deque<json::value> pages;
+    std::vector<const json::object*> behaviours;
+    std::size_t skipped_items = 0;
+    bool truncated = false;
+    UpstreamResponse page_response = std::move(first_page);
+    for (unsigned n = 0; n < config_.behaviour_pages; ++n) {
+        if (page_response.failure != Failure::none || page_response.status != 200) {
+            co_return fail(page_response, "behaviours");
+        }
+        const auto& page = pages.emplace_back(parse_body(page_response.body, ec));
+        auto found =
+            ec ? sa::Recognised<sa::BehaviourObjects>{{}, "not JSON"} : sa::find_behaviour_objects(page);
+        if (!found) {
+            UpstreamResponse broken = page_response;
+            broken.failure = Failure::transient;
+            broken.failure_detail = "the behaviour answer is not a list of behaviours: " + found.error;
+            co_return fail(broken, "behaviours");
+        }
+        behaviours.insert(behaviours.end(), found.value.objects.begin(), found.value.objects.end());
+        skipped_items += found.value.skipped;
+        const std::string cursor = next_cursor(page);
+        if (cursor.empty()) break;
+        if (n + 1 == config_.behaviour_pages) {
+            truncated = true;
+            break;
+        }
+        const std::string next_target = behaviours_target(file_path, cursor);
+        page_response = co_await fetch(next_target);
+        note_cache(page_response);
+    }
+
+    // sigma_rule objects, when the form or the match-context mode needs them; a rule that cannot be had
+    // makes the answer partial, not failed.
+    sa::RuleCatalog rules;
+    std::deque<json::value> rule_docs;
+    if (sa::needs_rule_objects(route.form) || config_.match_context == sa::ContextMode::rule_fields) {
+        const auto ids = sa::distinct_rule_ids(*file.value, behaviours);
+        std::vector<UpstreamResponse> responses(ids.size());
+        std::size_t next = 0;
+        auto worker = [&]() -> asio::awaitable<void> {
+            while (next < ids.size()) {
+                const std::size_t i = next++;
+                const std::string target = "/api/v3/sigma_rules/" + std::string(ids[i]);
+                responses[i] = co_await fetch(target);
+            }
+        };
+        const auto executor = co_await asio::this_coro::executor;
+        using Op = decltype(asio::co_spawn(executor, worker(), asio::deferred));
+        std::vector<Op> workers;
+        const std::size_t n = std::min<std::size_t>(config_.rule_fetch_concurrency, ids.size());
+        for (std::size_t i = 0; i < n; ++i)
+            workers.push_back(asio::co_spawn(executor, worker(), asio::deferred));
+        if (!workers.empty()) {
+            auto group = asio::experimental::make_parallel_group(std::move(workers));
+            co_await group.async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
+        }
+        for (const auto& r : responses) {
+            note_cache(r);
+            if (r.failure != Failure::none || r.status != 200) continue;
+            const auto& doc = rule_docs.emplace_back(parse_body(r.body, ec));
+            if (ec) continue;
+            if (const auto found = sa::find_rule_objects(doc)) {
+                for (const auto* rule : found.value)
+                    rules.add(*rule);
+            }
+        }
+    }
+
+    auto analysis = sa::extract({*file.value, behaviours, &rules, config_.match_context});
+    analysis.diagnostics.skipped += skipped_items;
+    analysis.diagnostics.behaviours_truncated = truncated;
+    auto rendered =
+        sa::render(route.form, analysis, {config_.public_base, id, route.page, &rules, &file_doc});
+
+    HttpAnswer a;
+    a.status = rendered.status;
+    a.body = std::move(rendered.body);
+    a.upstream_calls = calls;
+    a.note = analysis.diagnostics.summary();
+    a.set("Content-Type", "application/json; charset=utf-8");
+    a.set("Link", "<" + config_.public_base + "/api/v3/files/" + std::string(analysis.sha256) +
+                      ">; rel=\"successor-version\"");
+    a.set("X-Sigma-Shim-Fidelity", rendered.partial ? "partial" : "full");
+    a.set("X-Sigma-Shim-Cache", std::string(upstream::cache_status_name(worst)));
+    co_return a;
 }
 
 } // namespace shim::serve
