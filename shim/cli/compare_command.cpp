@@ -1,0 +1,1 @@
+#include "cli/compare_command.hpp"

@@ -1,0 +1,1 @@
+#include "compare/legacy_shape.hpp"

@@ -1,0 +1,1 @@
+#include "compare/match_context_pairs.hpp"

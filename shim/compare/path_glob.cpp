@@ -1,0 +1,1 @@
+#include "compare/path_glob.hpp"

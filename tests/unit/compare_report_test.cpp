@@ -1,0 +1,2 @@
+// Comparison reports: text, JSON and HTML.
+#include "compare/report.hpp"

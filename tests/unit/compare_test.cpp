@@ -1,0 +1,2 @@
+// The comparison engine on hand-made pairs.
+#include "compare/comparison.hpp"
