@@ -4,10 +4,10 @@
 //   compared.
 // - Bodies are walked together. A path matching an ignore glob is skipped with its whole subtree, and no
 //   finding is ever reported at an ignored path.
-// - Objects, keys in byte order: a legacy key the reconstruction lacks is "missing" (different); a key only
-// the
-//   reconstruction has is "added" (compatible: clients ignore new keys), except inside severity_stats and
-//   source_severity_stats, where the stats must agree and an added level or rule source is different.
+// - Objects, keys in byte order: a legacy key the reconstruction lacks is "missing" (different); a key
+//   only the reconstruction has is "added" (compatible: clients ignore new keys), except inside
+//   severity_stats and source_severity_stats, where the stats must agree and an added level or rule source
+//   is different.
 // - Arrays are positional unless keyed (below): an index only in legacy is "missing", one only in the
 //   reconstruction is "extra"; both different.
 // - Differing JSON kinds are "type" (different); numbers compare by value whatever their representation.
@@ -20,8 +20,8 @@
 //   the reconstructed one ("match_context_subset", compatible: the reconstruction wrote more fields).
 //   Unpaired legacy items are "match_missing", unpaired reconstructed ones "match_added" (both different).
 //   Paired items are walked as objects at the legacy index, their context left out.
-// - The verdict is the worst finding's; past max_findings, findings are counted into the verdict but not
-// kept.
+// - The verdict is the worst finding's; past max_findings, findings are counted into the verdict but
+//   not kept.
 #include "compare/comparison.hpp"
 
 #include "compare/match_context_pairs.hpp"
