@@ -4,6 +4,19 @@
 
 namespace sigma_analysis {
 
+unsigned status_of_error_code(std::string_view code) {
+    if (code == "InvalidArgumentError" || code == "BadRequestError") return 400;
+    if (code == "AuthenticationRequiredError") return 401;
+    if (code == "ForbiddenError") return 403;
+    if (code == "NotFoundError") return 404;
+    if (code == "PayloadTooLargeError") return 413;
+    if (code == "RequestHeaderFieldsTooLargeError") return 431;
+    if (code == "QuotaExceededError") return 429;
+    if (code == "TransientError") return 503;
+    if (code == "DeadlineExceededError") return 504;
+    return 500;
+}
+
 std::string error_body(std::string_view code, std::string_view message) {
     std::string out = "{\"error\":{\"code\":";
     json_out::append_string(out, code);

@@ -5,6 +5,9 @@
 
 namespace sigma_analysis {
 
+// The status VirusTotal answers with for an error code (500 for codes it does not document).
+unsigned status_of_error_code(std::string_view code);
+
 std::string error_body(std::string_view code, std::string_view message);
 
 // 404 body for a file that exists but carries no Sigma data. `id` as the client sent it.

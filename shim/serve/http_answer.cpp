@@ -2,26 +2,46 @@
 
 #include "sigma_analysis/errors.hpp"
 
-namespace shim::serve {
+#include <boost/json/parse.hpp>
 
-unsigned status_of_error_code(std::string_view code) {
-    if (code == "InvalidArgumentError" || code == "BadRequestError") return 400;
-    if (code == "AuthenticationRequiredError") return 401;
-    if (code == "ForbiddenError") return 403;
-    if (code == "NotFoundError") return 404;
-    if (code == "PayloadTooLargeError") return 413;
-    if (code == "RequestHeaderFieldsTooLargeError") return 431;
-    if (code == "QuotaExceededError") return 429;
-    if (code == "TransientError") return 503;
-    if (code == "DeadlineExceededError") return 504;
-    return 500;
-}
+namespace shim::serve {
 
 HttpAnswer error_answer(std::string_view code, std::string_view message) {
     HttpAnswer a;
-    a.status = status_of_error_code(code);
+    a.status = sigma_analysis::status_of_error_code(code);
     a.body = sigma_analysis::error_body(code, message);
     a.set("Content-Type", "application/json; charset=utf-8");
+    return a;
+}
+
+// What the client gets when an upstream fetch did not give a usable object: the upstream's own
+// VirusTotal-shaped error with its status, or a TransientError / DeadlineExceededError of ours.
+HttpAnswer upstream_error(const upstream::UpstreamResponse& r, std::string_view what) {
+    if (r.failure == upstream::Failure::deadline) {
+        auto a = error_answer("DeadlineExceededError", "the upstream did not answer in time");
+        a.note = std::string(what) + ": " + r.failure_detail;
+        return a;
+    }
+    if (r.failure == upstream::Failure::transient) {
+        auto a = error_answer("TransientError", "the upstream could not be reached or gave a broken answer");
+        a.note = std::string(what) + ": " + r.failure_detail;
+        return a;
+    }
+    boost::json::error_code ec;
+    const auto doc = boost::json::parse(r.body, ec);
+    const auto* error = !ec && doc.is_object() ? doc.get_object().if_contains("error") : nullptr;
+    if (error && error->is_object()) {
+        HttpAnswer a;
+        a.status = r.status;
+        a.body = r.body;
+        a.set("Content-Type", "application/json; charset=utf-8");
+        if (!r.retry_after.empty()) a.set("Retry-After", r.retry_after);
+        a.note = std::string(what) + ": upstream " + std::to_string(r.status);
+        return a;
+    }
+    auto a = error_answer("TransientError",
+                          "the upstream answered with something that is not a VirusTotal object");
+    a.note = std::string(what) + ": upstream " + std::to_string(r.status) + " with a body that is not JSON";
     return a;
 }
 

@@ -1,5 +1,7 @@
 #pragma once
 // An answer the server writes: status, headers and an identity-encoded body. Knows nothing of sockets.
+#include "upstream/upstream.hpp"
+
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,6 +21,9 @@ struct HttpAnswer {
 // A VirusTotal-shaped error made by the shim: {"error": {"code", "message"}} with the status VirusTotal uses.
 HttpAnswer error_answer(std::string_view code, std::string_view message);
 
-unsigned status_of_error_code(std::string_view code);
+// What the client gets when an upstream fetch did not give a usable object: the upstream's own
+// VirusTotal-shaped error with its status, or a TransientError / DeadlineExceededError of ours. `what` names
+// the fetch in the log note.
+HttpAnswer upstream_error(const upstream::UpstreamResponse& r, std::string_view what);
 
 } // namespace shim::serve

@@ -33,37 +33,6 @@ json::value parse_body(const std::string& body, json::error_code& ec) {
     return json::parse(body, ec, json::make_shared_resource<json::monotonic_resource>(body.size() + 1024));
 }
 
-// What the client gets when an upstream fetch did not give a usable object: the upstream's own
-// VirusTotal-shaped error with its status, or a TransientError / DeadlineExceededError of ours.
-HttpAnswer upstream_error(const UpstreamResponse& r, std::string_view what) {
-    if (r.failure == Failure::deadline) {
-        auto a = error_answer("DeadlineExceededError", "the upstream did not answer in time");
-        a.note = std::string(what) + ": " + r.failure_detail;
-        return a;
-    }
-    if (r.failure == Failure::transient) {
-        auto a = error_answer("TransientError", "the upstream could not be reached or gave a broken answer");
-        a.note = std::string(what) + ": " + r.failure_detail;
-        return a;
-    }
-    json::error_code ec;
-    const auto doc = parse_body(r.body, ec);
-    const auto* error = !ec && doc.is_object() ? doc.get_object().if_contains("error") : nullptr;
-    if (error && error->is_object()) {
-        HttpAnswer a;
-        a.status = r.status;
-        a.body = r.body;
-        a.set("Content-Type", "application/json; charset=utf-8");
-        if (!r.retry_after.empty()) a.set("Retry-After", r.retry_after);
-        a.note = std::string(what) + ": upstream " + std::to_string(r.status);
-        return a;
-    }
-    auto a = error_answer("TransientError",
-                          "the upstream answered with something that is not a VirusTotal object");
-    a.note = std::string(what) + ": upstream " + std::to_string(r.status) + " with a body that is not JSON";
-    return a;
-}
-
 std::string behaviours_target(const std::string& file_target_path, const std::string& cursor) {
     std::string t = file_target_path + "/behaviours";
     if (!cursor.empty()) t += "?cursor=" + boost::urls::encode(cursor, boost::urls::unreserved_chars);
