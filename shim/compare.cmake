@@ -12,4 +12,4 @@ add_library(sigma_shim_compare STATIC
     compare/report_html.cpp
 )
 target_include_directories(sigma_shim_compare PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
-target_link_libraries(sigma_shim_compare PUBLIC Boost::json PRIVATE sigma_shim_warnings)
+target_link_libraries(sigma_shim_compare PUBLIC sigma_adapters Boost::json PRIVATE sigma_shim_warnings)

@@ -1,5 +1,7 @@
 // sigma-shim: answers VirusTotal's deprecated Sigma routes from File and File behaviour objects.
+#include "cli/compare_command.hpp"
 #include "cli/convert_command.hpp"
+#include "serve/compare_reconstructor.hpp"
 #include "serve/serve_command.hpp"
 
 #include <iostream>
@@ -15,6 +17,8 @@ sigma-shim rebuilds VirusTotal's deprecated sigma_analysis answers from File and
 commands:
   serve       run the proxy: legacy Sigma routes rebuilt, everything else passed through (serve --help)
   convert     rebuild a legacy answer from File and behaviour JSON files (sigma-shim convert --help)
+  compare     compare recorded legacy answers with reconstructions: exact, compatible or different,
+              as text, JSON or HTML (sigma-shim compare --help)
 
 options:
   -h, --help  this text
@@ -41,6 +45,9 @@ int main(int argc, char** argv) {
     const std::span<const std::string> rest(args.begin() + 1, args.end());
     if (command == "convert") return shim::cli::run_convert(rest, {std::cout, std::cerr, nullptr});
     if (command == "serve") return shim::serve::run_serve(rest);
+    if (command == "compare")
+        return shim::cli::run_compare(rest, {std::cout, std::cerr, nullptr},
+                                      shim::serve::make_compare_reconstructor);
     std::cerr << "sigma-shim: unknown command '" << command << "'\n\n" << usage;
     return 2;
 }

@@ -1,7 +1,7 @@
 #pragma once
-// The comparison engine: a recorded legacy answer against a reconstructed one, classified exact, compatible or
-// different, with a finding per difference. Pure: JSON values in, a value out; used by `sigma-shim compare`
-// and by the server's shadow and compare modes alike.
+// The comparison engine: a recorded legacy answer against a reconstructed one, classified exact, compatible
+// or different, with a finding per difference. Pure: JSON values in, a value out; used by `sigma-shim
+// compare` and by the server's shadow and compare modes alike.
 #include <boost/json/value.hpp>
 #include <cstddef>
 #include <cstdint>

@@ -31,6 +31,15 @@ struct Report {
 // Counts `entries` into total/exact/compatible/different.
 Report make_report(std::vector<ReportEntry> entries);
 
+struct FieldCount {
+    std::string path; // normalized_path() of the findings counted
+    std::size_t count = 0;
+};
+
+// Which fields differ most: every normalized finding path with the number of findings that carry it, by count
+// (most first), then by path.
+std::vector<FieldCount> field_counts(const Report& report);
+
 std::string report_json(const Report& report);
 std::string report_text(const Report& report);
 std::string report_html(const Report& report);
