@@ -1,10 +1,98 @@
 #include "serve/compare_reconstructor.hpp"
 
-namespace shim::serve {
+#include "serve/legacy_handler.hpp"
+#include "serve/migration_handler.hpp"
+#include "serve/router.hpp"
+#include "serve/server_state.hpp"
+#include "serve/upstream_chain.hpp"
+#include "util/key_hash.hpp"
 
-std::unique_ptr<cli::Reconstructor> make_compare_reconstructor(std::span<const std::string>, std::string& error) {
-    error = "--upstream is not available yet";
-    return nullptr;
+#include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/use_future.hpp>
+#include <cstdlib>
+#include <iostream>
+#include <thread>
+
+namespace shim::serve {
+namespace {
+
+namespace asio = boost::asio;
+
+// Reconstructions through the chain `serve` uses, on an io_context of its own run by one thread; each call
+// waits for its answer, so recorded answers are reconstructed one after another (the quota flags pace them).
+class ChainReconstructor final : public cli::Reconstructor {
+public:
+    ChainReconstructor(ServeConfig config, ops::LogLevel level)
+        : config_(std::move(config)), log_(std::cerr, level), work_(ioc_.get_executor()) {
+        register_server_metrics(metrics_);
+        chain_ = std::make_unique<UpstreamChain>(ioc_, config_, metrics_, log_);
+        const char* key = std::getenv(config_.api_key_env.c_str());
+        key_ = key ? key : "";
+        runner_ = std::thread([this] { ioc_.run(); });
+    }
+
+    ~ChainReconstructor() override {
+        work_.reset();
+        ioc_.stop();
+        runner_.join();
+    }
+
+    bool has_key() const { return !key_.empty(); }
+
+    compare::Answer reconstruct(std::string_view target) override {
+        auto route = std::make_shared<const Route>(route_request("GET", target));
+        if (route->route_class != RouteClass::legacy) {
+            HttpAnswer refused = error_answer("InvalidArgumentError", "not a legacy Sigma route");
+            return comparable(refused);
+        }
+        auto request = std::make_shared<const LegacyRequest>(
+            LegacyRequest{*route, key_, util::random_hex(16), std::string(target)});
+        LegacyHandler& legacy = chain_->legacy();
+        auto work = [route, request, &legacy]() -> asio::awaitable<HttpAnswer> {
+            co_return co_await legacy.handle(*request);
+        };
+        const HttpAnswer answer = asio::co_spawn(ioc_, work(), asio::use_future).get();
+        return comparable(answer);
+    }
+
+private:
+    ServeConfig config_;
+    ops::Logger log_;
+    ops::Metrics metrics_;
+    asio::io_context ioc_;
+    asio::executor_work_guard<asio::io_context::executor_type> work_;
+    std::unique_ptr<UpstreamChain> chain_;
+    std::string key_;
+    std::thread runner_;
+};
+
+} // namespace
+
+std::unique_ptr<cli::Reconstructor> make_compare_reconstructor(std::span<const std::string> serve_args,
+                                                               std::string& error) {
+    const auto parsed = parse_serve_config(serve_args, [](const char* name) { return std::getenv(name); });
+    if (!parsed.error.empty()) {
+        error = parsed.error;
+        return nullptr;
+    }
+    // Quiet unless asked: the report is the output.
+    const bool level_given = std::any_of(serve_args.begin(), serve_args.end(),
+                                         [](const std::string& a) { return a.starts_with("--log-level"); });
+    const auto level = level_given ? parsed.config.log_level : ops::LogLevel::warn;
+    try {
+        auto r = std::make_unique<ChainReconstructor>(parsed.config, level);
+        if (!r->has_key() && !parsed.config.upstream.demo) {
+            error = "no API key for " + parsed.config.upstream.origin + ": set " + parsed.config.api_key_env +
+                    " (or name another variable with --api-key-env)";
+            return nullptr;
+        }
+        return r;
+    } catch (const std::exception& e) {
+        error = e.what();
+        return nullptr;
+    }
 }
 
 } // namespace shim::serve

@@ -91,6 +91,30 @@ std::string apply_ca(ServeConfig& c, std::string_view v) {
     return {};
 }
 
+std::string apply_globs(std::vector<std::string>& into, std::string_view name, std::string_view v) {
+    // A comma-separated list; the flag may also be given more than once.
+    std::size_t start = 0;
+    while (start <= v.size()) {
+        auto end = v.find(',', start);
+        if (end == std::string_view::npos) end = v.size();
+        const auto glob = v.substr(start, end - start);
+        if (glob.empty() || glob.front() == '.' || glob.back() == '.' || glob.find("..") != glob.npos)
+            return bad(name, v, "expected path globs such as data.links.self or **.match_context");
+        into.emplace_back(glob);
+        start = end + 1;
+    }
+    return {};
+}
+
+std::string apply_baseline(ServeConfig& c, std::string_view v) {
+    std::error_code ec;
+    const auto dir = v.starts_with("dir:") ? v.substr(4) : std::string_view();
+    if (dir.empty() || !std::filesystem::is_directory(std::string(dir), ec))
+        return bad("baseline", v, "expected dir:DIR, a folder of recorded legacy answers");
+    c.baseline_dir = dir;
+    return {};
+}
+
 const std::vector<Option>& options() {
     static const std::vector<Option> all = {
         {"listen", "HOST:PORT", "address to serve on; a port of 0 picks a free one (the log says which)",
@@ -181,6 +205,52 @@ const std::vector<Option>& options() {
              c.record_dir = v;
              return std::string();
          }},
+        {"mode", "MODE",
+         "legacy routes: reconstruct, passthrough (relay them unchanged), shadow (serve the legacy answer, "
+         "compare a reconstruction in the background) or compare (answer with the comparison)",
+         "reconstruct",
+         [](ServeConfig& c, std::string_view v) {
+             const auto mode = parse_mode(v);
+             if (!mode) return bad("mode", v, "expected reconstruct, passthrough, shadow or compare");
+             c.mode = *mode;
+             return std::string();
+         }},
+        number_option<unsigned>(
+            "rollout-percent",
+            "reconstruct mode: the share of files (by SHA-256) served the reconstruction; "
+            "the rest pass through",
+            "100", &ServeConfig::rollout_percent, 0, 100),
+        number_option<unsigned>("shadow-percent",
+                                "shadow mode: the share of files (by SHA-256) compared; each comparison "
+                                "spends quota",
+                                "100", &ServeConfig::shadow_percent, 0, 100),
+        {"allow-mode-header", "", "let the X-Sigma-Shim-Mode request header choose the mode of one request",
+         "off",
+         [](ServeConfig& c, std::string_view v) {
+             if (v == "true" || v == "1" || v == "on")
+                 c.allow_mode_header = true;
+             else if (v == "false" || v == "0" || v == "off")
+                 c.allow_mode_header = false;
+             else
+                 return bad("allow-mode-header", v, "expected on or off");
+             return std::string();
+         }},
+        {"baseline", "dir:DIR",
+         "shadow and compare modes: legacy answers recorded in DIR stand in for the upstream's", "",
+         apply_baseline},
+        number_option<std::size_t>("keep-mismatches",
+                                   "how many `different` comparisons /_shim/comparisons keeps", "1000",
+                                   &ServeConfig::keep_mismatches, 0, 1000000),
+        number_option<std::int64_t>("date-tolerance",
+                                    "comparisons: dates this many seconds apart are compatible", "0",
+                                    &ServeConfig::date_tolerance_seconds, 0, std::int64_t(1) << 40),
+        {"compare-ignore", "GLOBS",
+         "comparisons: paths left out (comma-separated; * is one element, ** any number)", "",
+         [](ServeConfig& c, std::string_view v) {
+             return apply_globs(c.compare_ignore, "compare-ignore", v);
+         }},
+        {"redact", "GLOBS", "comparisons: paths whose values are masked in what /_shim/comparisons keeps", "",
+         [](ServeConfig& c, std::string_view v) { return apply_globs(c.redact, "redact", v); }},
         {"log-level", "LEVEL", "debug, info, warn or error", "info",
          [](ServeConfig& c, std::string_view v) {
              const auto level = ops::parse_log_level(v);
@@ -200,6 +270,26 @@ std::string env_name(std::string_view flag) {
 }
 
 } // namespace
+
+std::optional<Mode> parse_mode(std::string_view name) {
+    for (const Mode m : {Mode::reconstruct, Mode::passthrough, Mode::shadow, Mode::compare})
+        if (mode_name(m) == name) return m;
+    return std::nullopt;
+}
+
+std::string_view mode_name(Mode mode) {
+    switch (mode) {
+    case Mode::reconstruct:
+        return "reconstruct";
+    case Mode::passthrough:
+        return "passthrough";
+    case Mode::shadow:
+        return "shadow";
+    case Mode::compare:
+        return "compare";
+    }
+    return "reconstruct";
+}
 
 bool parse_duration(std::string_view text, Duration& out) {
     std::size_t unit_at = text.find_first_not_of("0123456789");
@@ -290,6 +380,8 @@ ConfigResult parse_serve_config(std::span<const std::string> args,
         }
         if (eq != arg.npos)
             given.emplace_back(&*it, arg.substr(eq + 1));
+        else if (it->placeholder.empty())
+            given.emplace_back(&*it, "on"); // a switch: given means on
         else if (i + 1 < args.size())
             given.emplace_back(&*it, args[++i]);
         else {
@@ -323,7 +415,8 @@ std::string serve_usage() {
         "and passes every other /api/v3/ request through to the upstream unchanged.\n\n"
         "options (each also from the environment variable shown):\n";
     for (const auto& o : options()) {
-        std::string head = "  --" + std::string(o.name) + " " + std::string(o.placeholder);
+        std::string head = "  --" + std::string(o.name);
+        if (!o.placeholder.empty()) head += " " + std::string(o.placeholder);
         s += head;
         s += std::string(head.size() < 34 ? 34 - head.size() : 1, ' ');
         s += std::string(o.help) + "\n";

@@ -7,8 +7,11 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace shim::serve {
 
@@ -23,6 +26,17 @@ struct UpstreamAddress {
     std::string port;   // "443" when not given
     std::string origin; // scheme://host[:port], no trailing slash
 };
+
+// What the server does on legacy routes (see README "Migrating").
+enum class Mode {
+    reconstruct, // serve the reconstruction
+    passthrough, // relay legacy routes to the upstream unchanged
+    shadow,  // serve the legacy answer (upstream or --baseline), compare a reconstruction in the background
+    compare, // answer with the comparison report
+};
+
+std::optional<Mode> parse_mode(std::string_view name);
+std::string_view mode_name(Mode mode);
 
 struct ServeConfig {
     std::string listen_host = "127.0.0.1";
@@ -56,6 +70,17 @@ struct ServeConfig {
     Duration quota_wait{0};
     unsigned upstream_retries = 2;
     std::string record_dir; // --record: every upstream object fetched is written here
+
+    // Migration: modes, rollout, shadow comparisons and what is kept of them.
+    Mode mode = Mode::reconstruct;
+    unsigned rollout_percent = 100; // reconstruct mode: the share of files served the reconstruction
+    unsigned shadow_percent = 100;  // shadow mode: the share of files compared in the background
+    bool allow_mode_header = false; // X-Sigma-Shim-Mode may choose the mode of one request
+    std::string baseline_dir; // shadow and compare modes: recorded legacy answers instead of the upstream's
+    std::size_t keep_mismatches = 1000;
+    std::int64_t date_tolerance_seconds = 0;
+    std::vector<std::string> compare_ignore; // path globs left out of comparisons
+    std::vector<std::string> redact;         // path globs whose values are masked in kept comparisons
 };
 
 struct ConfigResult {

@@ -14,6 +14,7 @@ struct LegacyRequest {
     const Route& route;
     std::string api_key;
     std::string request_id;
+    std::string target; // the request target as sent: the upstream's own legacy answer is asked for with it
 };
 
 class LegacyHandler {

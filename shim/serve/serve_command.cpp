@@ -1,18 +1,11 @@
 #include "serve/serve_command.hpp"
 
-#include "economy/byte_lru.hpp"
+#include "migrate/baseline_catalog.hpp"
+#include "migrate/comparison_store.hpp"
 #include "serve/config.hpp"
-#include "serve/demo_upstream.hpp"
-#include "serve/legacy_handler.hpp"
-#include "serve/metered_upstream.hpp"
+#include "serve/migration_handler.hpp"
 #include "serve/server.hpp"
-#include "upstream/cache_upstream.hpp"
-#include "upstream/coalescing_upstream.hpp"
-#include "upstream/connection_pool.hpp"
-#include "upstream/http_upstream.hpp"
-#include "upstream/quota_upstream.hpp"
-#include "upstream/recording_upstream.hpp"
-#include "upstream/retry_upstream.hpp"
+#include "serve/upstream_chain.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -68,48 +61,35 @@ int run_serve(std::span<const std::string> args) {
     ops::Logger log(std::cerr, config.log_level);
     ops::Metrics metrics;
     register_server_metrics(metrics);
+    register_migration_metrics(metrics);
     std::signal(SIGPIPE, SIG_IGN);
 
     asio::io_context ioc(static_cast<int>(config.threads));
-    std::unique_ptr<DemoUpstream> demo;
-    if (config.upstream.demo) {
-        try {
-            demo = std::make_unique<DemoUpstream>(ioc, config.upstream.dir);
-        } catch (const std::exception& e) {
-            std::cerr << "sigma-shim serve: --upstream " << config.upstream.origin << ": " << e.what()
-                      << "\n";
-            return 2;
-        }
-        config.upstream.host = "127.0.0.1";
-        config.upstream.port = std::to_string(demo->start());
-    }
-
-    std::unique_ptr<upstream::ConnectionPool> pool;
+    std::unique_ptr<UpstreamChain> chain;
+    std::unique_ptr<migrate::BaselineCatalog> baseline;
     try {
-        pool = std::make_unique<upstream::ConnectionPool>(ioc.get_executor(), config);
+        chain = std::make_unique<UpstreamChain>(ioc, config, metrics, log);
+        if (!config.baseline_dir.empty())
+            baseline = std::make_unique<migrate::BaselineCatalog>(config.baseline_dir);
     } catch (const std::exception& e) {
-        std::cerr << "sigma-shim serve: cannot set up TLS for the upstream (--upstream-ca "
-                  << config.upstream_ca << "): " << e.what() << "\n";
+        std::cerr << "sigma-shim serve: " << e.what() << "\n";
         return 2;
     }
-    // The upstream chain, each layer one job: coalescing > cache > retry > quota > record > metrics > client.
-    // The quota sits below the cache, so a cache hit spends none of it.
-    upstream::HttpUpstream client(*pool, config.upstream_timeout, config.upstream_max_body_bytes);
-    MeteredUpstream metered(client, metrics);
-    std::unique_ptr<upstream::RecordingUpstream> recording;
-    upstream::Upstream* below_quota = &metered;
-    if (!config.record_dir.empty()) {
-        recording = std::make_unique<upstream::RecordingUpstream>(metered, config.record_dir, log);
-        below_quota = recording.get();
-    }
-    upstream::QuotaUpstream quota(*below_quota, config, metrics);
-    upstream::RetryUpstream retry(quota, config.upstream_retries, metrics);
-    economy::ByteLru lru(config.cache_bytes);
-    upstream::CacheUpstream cache(retry, config, metrics, lru);
-    upstream::CoalescingUpstream coalescing(cache, metrics);
-    LegacyHandler legacy(coalescing, config);
+    migrate::ComparisonStore comparisons(config.keep_mismatches);
+    MigrationHandler migration(chain->legacy(), chain->objects(), chain->uncached(), config, metrics, log,
+                               comparisons, baseline.get());
     const char* server_key = std::getenv(config.api_key_env.c_str());
-    ServerState state{config, log, metrics, *pool, legacy, quota, lru, server_key ? server_key : "", {}, {}};
+    ServerState state{config,
+                      log,
+                      metrics,
+                      chain->pool(),
+                      migration,
+                      chain->quota(),
+                      chain->cache(),
+                      comparisons,
+                      server_key ? server_key : "",
+                      {},
+                      {}};
 
     Server server(ioc, state);
     asio::ip::tcp::endpoint bound;
@@ -130,8 +110,8 @@ int run_serve(std::span<const std::string> args) {
               {{"address", endpoint_text(bound)},
                {"upstream", config.upstream.origin},
                {"threads", static_cast<std::int64_t>(config.threads)},
+               {"mode", std::string(mode_name(config.mode))},
                {"server_key", state.server_key.empty() ? std::string("none") : std::string("configured")}});
-
 
     std::vector<std::thread> threads;
     for (unsigned i = 1; i < config.threads; ++i)

@@ -1,7 +1,7 @@
 #include "serve/server.hpp"
 
 #include "serve/http_answer.hpp"
-#include "serve/legacy_handler.hpp"
+#include "serve/migration_handler.hpp"
 #include "serve/passthrough.hpp"
 #include "serve/router.hpp"
 #include "serve/shim_endpoints.hpp"
@@ -199,40 +199,51 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream, ServerState& st
                 error_answer("AuthenticationRequiredError",
                              "an API key is required: send x-apikey, or configure one with --api-key-env");
             if (has_body) keep_alive = false;
-        } else if (route.route_class == RouteClass::legacy) {
-            // Arguments are named, not temporaries: GCC 12 mishandles temporaries inside a co_await
-            // expression.
-            const LegacyRequest legacy_request{route, facts.key, facts.request_id};
-            answer = co_await st.legacy.handle(legacy_request);
-        } else if (auto refused = co_await st.quota.admit(facts.key)) {
-            answer.status = refused->status;
-            answer.body = refused->body;
-            answer.set("Content-Type", "application/json; charset=utf-8");
-            answer.set("Retry-After", refused->retry_after);
-            answer.set("X-Sigma-Shim", "passthrough");
-            if (has_body) keep_alive = false;
         } else {
-            const RelayRequest relay_request{facts.key, facts.request_id};
-            const auto outcome = co_await relay(stream, buffer, parser, relay_request, st);
-            st.quota.observe(facts.key, outcome.status, outcome.retry_after);
-            st.metrics.inc("sigma_shim_received_bytes_total", {},
-                           static_cast<double>(outcome.bytes_from_client));
-            st.metrics.inc("sigma_shim_sent_bytes_total", {}, static_cast<double>(outcome.bytes_to_client));
-            if (outcome.answered) {
-                log_request(st, facts, route_name, outcome.status, std::chrono::steady_clock::now() - start,
-                            1, outcome.note);
-                st.metrics.inc("sigma_shim_upstream_requests_total",
-                               {"passthrough", std::to_string(outcome.status)});
-                if (!outcome.client_reusable) break;
-                continue;
+            bool relay_it = route.route_class == RouteClass::passthrough;
+            if (route.route_class == RouteClass::legacy) {
+                // Arguments are named, not temporaries: GCC 12 mishandles temporaries inside a co_await
+                // expression.
+                const LegacyRequest legacy_request{route, facts.key, facts.request_id,
+                                                   std::string(req.target())};
+                const std::string mode_header(req["X-Sigma-Shim-Mode"]);
+                auto outcome = co_await st.migration.handle(legacy_request, mode_header);
+                relay_it = outcome.relay;
+                answer = std::move(outcome.answer);
             }
-            answer =
-                error_answer(outcome.local_error_code, outcome.local_error_code == "DeadlineExceededError"
-                                                           ? "the upstream did not answer in time"
-                                                           : "the upstream could not be reached");
-            answer.note = outcome.note;
-            answer.set("X-Sigma-Shim", "passthrough");
-            keep_alive = false;
+            if (relay_it) {
+                if (auto refused = co_await st.quota.admit(facts.key)) {
+                    answer.status = refused->status;
+                    answer.body = refused->body;
+                    answer.set("Content-Type", "application/json; charset=utf-8");
+                    answer.set("Retry-After", refused->retry_after);
+                    answer.set("X-Sigma-Shim", "passthrough");
+                    if (has_body) keep_alive = false;
+                } else {
+                    const RelayRequest relay_request{facts.key, facts.request_id};
+                    const auto outcome = co_await relay(stream, buffer, parser, relay_request, st);
+                    st.quota.observe(facts.key, outcome.status, outcome.retry_after);
+                    st.metrics.inc("sigma_shim_received_bytes_total", {},
+                                   static_cast<double>(outcome.bytes_from_client));
+                    st.metrics.inc("sigma_shim_sent_bytes_total", {},
+                                   static_cast<double>(outcome.bytes_to_client));
+                    if (outcome.answered) {
+                        log_request(st, facts, route_name, outcome.status,
+                                    std::chrono::steady_clock::now() - start, 1, outcome.note);
+                        st.metrics.inc("sigma_shim_upstream_requests_total",
+                                       {"passthrough", std::to_string(outcome.status)});
+                        if (!outcome.client_reusable) break;
+                        continue;
+                    }
+                    answer = error_answer(outcome.local_error_code,
+                                          outcome.local_error_code == "DeadlineExceededError"
+                                              ? "the upstream did not answer in time"
+                                              : "the upstream could not be reached");
+                    answer.note = outcome.note;
+                    answer.set("X-Sigma-Shim", "passthrough");
+                    keep_alive = false;
+                }
+            }
         }
         const auto sent = co_await write_answer(stream, answer, facts, keep_alive, cfg, ec);
         st.metrics.inc("sigma_shim_sent_bytes_total", {}, static_cast<double>(sent));

@@ -16,19 +16,24 @@ namespace shim::economy {
 class ByteLru;
 } // namespace shim::economy
 
+namespace shim::migrate {
+class ComparisonStore;
+} // namespace shim::migrate
+
 namespace shim::serve {
 
-class LegacyHandler;
+class MigrationHandler;
 
 struct ServerState {
     const ServeConfig& config;
     ops::Logger& log;
     ops::Metrics& metrics;
     upstream::ConnectionPool& pool;
-    LegacyHandler& legacy;
-    upstream::QuotaUpstream& quota; // pass-through spends quota too
-    const economy::ByteLru& cache;  // for /_shim/cache
-    std::string server_key;         // from --api-key-env; used when a client sends no x-apikey
+    MigrationHandler& migration;                 // legacy routes, in the configured mode
+    upstream::QuotaUpstream& quota;              // pass-through spends quota too
+    const economy::ByteLru& cache;               // for /_shim/cache
+    const migrate::ComparisonStore& comparisons; // for /_shim/comparisons
+    std::string server_key;                      // from --api-key-env; used when a client sends no x-apikey
     std::atomic<bool> draining{false};
     std::atomic<long> in_flight{0};
 };

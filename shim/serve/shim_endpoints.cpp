@@ -1,6 +1,8 @@
 #include "serve/shim_endpoints.hpp"
 
+#include "compare/report.hpp"
 #include "economy/byte_lru.hpp"
+#include "migrate/comparison_store.hpp"
 #include "ops/metrics.hpp"
 #include "sigma_analysis/json_writer.hpp"
 
@@ -83,6 +85,15 @@ HttpAnswer answer_shim_endpoint(const Route& route, ServerState& state, bool loo
             return error_answer("ForbiddenError", "/_shim/cache answers loopback clients only");
         return cache_report(state.cache);
     }
+    if (route.shim_endpoint == "comparisons" || route.shim_endpoint == "comparisons.html") {
+        // Kept answers may hold what an operator would rather not show beyond this host.
+        if (!loopback_peer)
+            return error_answer("ForbiddenError", "/_shim/comparisons answers loopback clients only");
+        const auto report = state.comparisons.snapshot();
+        if (route.shim_endpoint == "comparisons")
+            return text(200, compare::report_json(report), "application/json; charset=utf-8");
+        return text(200, compare::report_html(report), "text/html; charset=utf-8");
+    }
     if (route.shim_endpoint == "livez") return text(200, "ok\n");
     if (route.shim_endpoint == "readyz") {
         const bool draining = state.draining.load();
@@ -96,7 +107,9 @@ HttpAnswer answer_shim_endpoint(const Route& route, ServerState& state, bool loo
     if (route.shim_endpoint == "metrics") {
         return text(200, state.metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
     }
-    auto a = error_answer("NotFoundError", "no such endpoint under /_shim/ (livez, readyz, metrics, cache)");
+    auto a = error_answer("NotFoundError",
+                          "no such endpoint under /_shim/ (livez, readyz, metrics, cache, comparisons, "
+                          "comparisons.html)");
     return a;
 }
 

@@ -9,7 +9,9 @@ import hashlib
 import http.client
 import json
 import os
+import re
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -206,6 +208,34 @@ class Shim:
             return resp.status, headers_dict(resp.getheaders()), data
         finally:
             conn.close()
+
+
+def non_loopback_ipv4():
+    """An IPv4 address of this machine that is not loopback, or None."""
+    candidates = []
+    try:
+        candidates.append(socket.gethostbyname(socket.gethostname()))
+    except OSError:
+        pass
+    try:  # no packet is sent: connect() on UDP only picks the route and the source address
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.connect(("10.255.255.255", 1))
+            candidates.append(s.getsockname()[0])
+        finally:
+            s.close()
+    except OSError:
+        pass
+    try:
+        out = subprocess.run(["ip", "-4", "-o", "addr"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                             timeout=5).stdout.decode()
+        candidates += re.findall(r"inet (\d+\.\d+\.\d+\.\d+)/", out)
+    except (OSError, subprocess.SubprocessError):
+        pass
+    for ip in candidates:
+        if ip and not ip.startswith("127.") and ip != "0.0.0.0":
+            return ip
+    return None
 
 
 def _parse(line):

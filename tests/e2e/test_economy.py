@@ -7,8 +7,6 @@ import http.client
 import json
 import os
 import re
-import socket
-import subprocess
 import threading
 import time
 import sys
@@ -17,7 +15,7 @@ import unittest
 # Runnable as `python3 -m unittest tests/e2e/test_economy.py` from the source folder too.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import API_KEY, ShimTestCase, decoded
+from harness import API_KEY, ShimTestCase, decoded, non_loopback_ipv4
 
 F568 = "f568a0362c238ebbadca53fd4307dac2fe209ddc6257fd300379ebc3c10261e9"   # demo: file + behaviour page
 F568_MD5 = "2a0ac716254c23667b8a223a6e5f6e13"
@@ -573,34 +571,6 @@ class RecordReplay(EconomyBase):
         replayer = self.start_shim("--upstream", "dir:" + folder)
         status, headers, body = self.get(replayer, relationship(F912))
         self.assertVtError(status, decoded(headers, body), 404, "NotFoundError")
-
-
-def non_loopback_ipv4():
-    """An IPv4 address of this machine that is not loopback, or None."""
-    candidates = []
-    try:
-        candidates.append(socket.gethostbyname(socket.gethostname()))
-    except OSError:
-        pass
-    try:  # no packet is sent: connect() on UDP only picks the route and the source address
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            s.connect(("10.255.255.255", 1))
-            candidates.append(s.getsockname()[0])
-        finally:
-            s.close()
-    except OSError:
-        pass
-    try:
-        out = subprocess.run(["ip", "-4", "-o", "addr"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                             timeout=5).stdout.decode()
-        candidates += re.findall(r"inet (\d+\.\d+\.\d+\.\d+)/", out)
-    except (OSError, subprocess.SubprocessError):
-        pass
-    for ip in candidates:
-        if ip and not ip.startswith("127.") and ip != "0.0.0.0":
-            return ip
-    return None
 
 
 class ShimCacheEndpoint(EconomyBase):

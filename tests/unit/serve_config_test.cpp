@@ -49,6 +49,12 @@ struct FlagCase {
     std::function<bool(const ServeConfig&)> check;
 };
 
+// The flag as two words, or one for a switch (which takes no value: given means on).
+std::vector<std::string> flag_words(const FlagCase& f) {
+    if (f.flag == "allow-mode-header") return {"--" + f.flag};
+    return {"--" + f.flag, f.value};
+}
+
 const std::vector<FlagCase>& flag_cases() {
     static const std::vector<FlagCase> all = {
         {"listen", "0.0.0.0:9090",
@@ -90,6 +96,17 @@ const std::vector<FlagCase>& flag_cases() {
         {"upstream-retries", "0", [](const ServeConfig& c) { return c.upstream_retries == 0; }},
         {"record", "/tmp/sigma-shim-config-test-record",
          [](const ServeConfig& c) { return c.record_dir == "/tmp/sigma-shim-config-test-record"; }},
+        {"mode", "shadow", [](const ServeConfig& c) { return c.mode == shim::serve::Mode::shadow; }},
+        {"rollout-percent", "10", [](const ServeConfig& c) { return c.rollout_percent == 10; }},
+        {"shadow-percent", "0", [](const ServeConfig& c) { return c.shadow_percent == 0; }},
+        {"allow-mode-header", "on", [](const ServeConfig& c) { return c.allow_mode_header; }},
+        {"baseline", "dir:" + ts::source_dir() + "/tests/fixtures/migration/legacy",
+         [](const ServeConfig& c) { return c.baseline_dir.ends_with("/tests/fixtures/migration/legacy"); }},
+        {"keep-mismatches", "5", [](const ServeConfig& c) { return c.keep_mismatches == 5; }},
+        {"date-tolerance", "30", [](const ServeConfig& c) { return c.date_tolerance_seconds == 30; }},
+        {"compare-ignore", "data.links.self,**.rule_author",
+         [](const ServeConfig& c) { return c.compare_ignore.size() == 2; }},
+        {"redact", "**.match_context", [](const ServeConfig& c) { return c.redact.size() == 1; }},
     };
     return all;
 }
@@ -131,7 +148,7 @@ BOOST_AUTO_TEST_CASE(defaults) {
 BOOST_AUTO_TEST_CASE(every_flag_with_a_separate_value) {
     for (const auto& f : flag_cases()) {
         BOOST_TEST_CONTEXT("--" << f.flag << " " << f.value) {
-            const auto r = parse({"--" + f.flag, f.value});
+            const auto r = parse(flag_words(f));
             BOOST_TEST(r.error.empty(), r.error);
             BOOST_TEST(f.check(r.config));
         }
@@ -207,7 +224,7 @@ BOOST_AUTO_TEST_CASE(a_flag_beats_its_environment_variable) {
                              {env_name("match-context"), "all"},
                              {env_name("api-key-env"), "ENV_KEY"},
                              {env_name("log-level"), "error"}};
-            const auto r = parse({"--" + f.flag, f.value}, env);
+            const auto r = parse(flag_words(f), env);
             BOOST_TEST(r.error.empty(), r.error);
             BOOST_TEST(f.check(r.config));
         }
@@ -423,7 +440,7 @@ BOOST_AUTO_TEST_CASE(usage_names_every_flag_and_variable) {
     std::vector<std::string> flags;
     for (const auto& f : flag_cases())
         flags.push_back(f.flag);
-    BOOST_TEST(flags.size() == 28u);
+    BOOST_TEST(flags.size() == 37u);
     for (const auto& flag : flags) {
         BOOST_TEST(contains(usage, "--" + flag + " "), flag);
         BOOST_TEST(contains(usage, env_name(flag)), env_name(flag));
@@ -441,7 +458,7 @@ BOOST_AUTO_TEST_CASE(usage_names_every_flag_and_variable) {
     }
     // And every flag and variable the usage shows is accepted.
     for (const auto& f : flag_cases()) {
-        BOOST_TEST(parse({"--" + f.flag, f.value}).error.empty(), f.flag);
+        BOOST_TEST(parse(flag_words(f)).error.empty(), f.flag);
     }
 }
 
