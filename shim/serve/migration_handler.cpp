@@ -1,7 +1,6 @@
 #include "serve/migration_handler.hpp"
 
 #include "compare/legacy_shape.hpp"
-#include "compare/path_glob.hpp"
 #include "compare/redact.hpp"
 #include "migrate/sampling.hpp"
 #include "sigma_analysis/file_id.hpp"
@@ -59,7 +58,7 @@ MigrationHandler::MigrationHandler(LegacyHandler& legacy, upstream::Upstream& ob
                                    ops::Metrics& metrics, ops::Logger& log, migrate::ComparisonStore& store,
                                    const migrate::BaselineCatalog* baseline)
     : legacy_(legacy), objects_(objects), legacy_answers_(legacy_answers), config_(config), metrics_(metrics),
-      log_(log), store_(store), baseline_(baseline) {}
+      log_(log), store_(store), baseline_(baseline), redact_(config.redact.begin(), config.redact.end()) {}
 
 asio::awaitable<MigrationOutcome> MigrationHandler::handle(const LegacyRequest& request,
                                                            std::string_view mode_header) {
@@ -118,24 +117,22 @@ asio::awaitable<std::string> MigrationHandler::file_sha256(const LegacyRequest& 
     co_return sigma_analysis::to_lower_ascii(sha->get_string());
 }
 
-asio::awaitable<HttpAnswer> MigrationHandler::legacy_side(const LegacyRequest& request,
-                                                          const std::string& sha256) {
+std::optional<HttpAnswer> MigrationHandler::recorded_answer(const LegacyRequest& request,
+                                                            const std::string& sha256) const {
+    const auto* recorded = sha256.empty() ? nullptr : baseline_->find(request.target, sha256);
+    if (!recorded) return std::nullopt;
     HttpAnswer a;
-    if (baseline_) {
-        const auto* recorded = sha256.empty() ? nullptr : baseline_->find(request.target, sha256);
-        if (!recorded) {
-            a = error_answer("NotFoundError", "no legacy answer to this route is recorded in --baseline");
-            a.note = "no baseline";
-            co_return a;
-        }
-        a.status = recorded->status;
-        a.body = recorded->body;
-        a.set("Content-Type", "application/json; charset=utf-8");
-        co_return a;
-    }
+    a.status = recorded->status;
+    a.body = recorded->body;
+    a.set("Content-Type", "application/json; charset=utf-8");
+    return a;
+}
+
+asio::awaitable<HttpAnswer> MigrationHandler::upstream_legacy_answer(const LegacyRequest& request) {
     upstream::UpstreamRequest legacy_request{request.target, request.api_key, request.request_id};
     const auto r = co_await legacy_answers_.get(std::move(legacy_request));
     if (r.failure != upstream::Failure::none) co_return upstream_error(r, "legacy answer");
+    HttpAnswer a;
     a.status = r.status;
     a.body = r.body;
     a.set("Content-Type", r.content_type.empty() ? "application/json; charset=utf-8" : r.content_type);
@@ -146,13 +143,17 @@ asio::awaitable<HttpAnswer> MigrationHandler::legacy_side(const LegacyRequest& r
 
 asio::awaitable<MigrationOutcome> MigrationHandler::shadow(const LegacyRequest& request) {
     std::string sha256;
-    if (baseline_) sha256 = co_await file_sha256(request);
-    HttpAnswer served = co_await legacy_side(request, sha256);
-    if (baseline_ && served.note == "no baseline") {
+    HttpAnswer served;
+    if (baseline_) {
+        sha256 = co_await file_sha256(request);
+        auto recorded = recorded_answer(request, sha256);
         // Nothing recorded to serve: the reconstruction stands in, and there is nothing to compare it with.
-        co_return answered(co_await legacy_.handle(request));
+        if (!recorded) co_return answered(co_await legacy_.handle(request));
+        served = std::move(*recorded);
+    } else {
+        served = co_await upstream_legacy_answer(request);
+        sha256 = sha256_of_body(served.body);
     }
-    if (sha256.empty()) sha256 = sha256_of_body(served.body);
     const std::string& sample_id = sha256.empty() ? request.route.id : sha256;
     if (migrate::in_share(migrate::Sample::shadow, sigma_analysis::to_lower_ascii(sample_id),
                           config_.shadow_percent)) {
@@ -183,12 +184,21 @@ asio::awaitable<void> MigrationHandler::compare_later(std::shared_ptr<const Rout
 
 asio::awaitable<MigrationOutcome> MigrationHandler::compare_now(const LegacyRequest& request) {
     std::string sha256;
-    if (baseline_) sha256 = co_await file_sha256(request);
     HttpAnswer legacy_answer, reconstructed;
-    std::tie(legacy_answer, reconstructed) =
-        co_await (legacy_side(request, sha256) && legacy_.handle(request));
-    if (baseline_ && legacy_answer.note == "no baseline") co_return answered(std::move(legacy_answer));
-    if (sha256.empty()) sha256 = sha256_of_body(legacy_answer.body);
+    if (baseline_) {
+        sha256 = co_await file_sha256(request);
+        auto recorded = recorded_answer(request, sha256);
+        if (!recorded) {
+            co_return answered(
+                error_answer("NotFoundError", "no legacy answer to this route is recorded in --baseline"));
+        }
+        legacy_answer = std::move(*recorded);
+        reconstructed = co_await legacy_.handle(request);
+    } else {
+        std::tie(legacy_answer, reconstructed) =
+            co_await (upstream_legacy_answer(request) && legacy_.handle(request));
+        sha256 = sha256_of_body(legacy_answer.body);
+    }
     auto entry = record(request, sha256, legacy_answer, reconstructed);
     HttpAnswer a;
     a.body = compare::report_json(compare::make_report({std::move(entry)}));
@@ -221,11 +231,10 @@ compare::ReportEntry MigrationHandler::record(const LegacyRequest& request, cons
                      {store_.path_label(compare::normalized_path(f.path)),
                       std::string(compare::verdict_name(f.verdict))});
     }
-    if (!config_.redact.empty()) {
-        const std::vector<compare::PathGlob> globs(config_.redact.begin(), config_.redact.end());
-        compare::redact(entry.legacy.body, globs);
-        compare::redact(entry.reconstructed.body, globs);
-        compare::redact(entry.result.findings, globs);
+    if (!redact_.empty()) {
+        compare::redact(entry.legacy.body, redact_);
+        compare::redact(entry.reconstructed.body, redact_);
+        compare::redact(entry.result.findings, redact_);
     }
     log_.write(entry.result.verdict == compare::Verdict::different ? ops::LogLevel::warn
                                                                    : ops::LogLevel::info,

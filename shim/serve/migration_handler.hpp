@@ -3,6 +3,7 @@
 // or the X-Sigma-Shim-Mode header), the legacy side of shadow and compare modes (the upstream's own answer or
 // a recorded baseline), and the comparisons, made in the background in shadow mode so that they never delay
 // or fail the answer served.
+#include "compare/path_glob.hpp"
 #include "migrate/baseline_catalog.hpp"
 #include "migrate/comparison_store.hpp"
 #include "ops/log.hpp"
@@ -11,6 +12,8 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <memory>
+#include <optional>
+#include <vector>
 
 namespace shim::serve {
 
@@ -32,7 +35,10 @@ public:
 
 private:
     boost::asio::awaitable<std::string> file_sha256(const LegacyRequest& request);
-    boost::asio::awaitable<HttpAnswer> legacy_side(const LegacyRequest& request, const std::string& sha256);
+    // The legacy side: the answer recorded in --baseline (none when nothing was recorded for this route and
+    // file), or the upstream's own.
+    std::optional<HttpAnswer> recorded_answer(const LegacyRequest& request, const std::string& sha256) const;
+    boost::asio::awaitable<HttpAnswer> upstream_legacy_answer(const LegacyRequest& request);
     boost::asio::awaitable<MigrationOutcome> shadow(const LegacyRequest& request);
     boost::asio::awaitable<MigrationOutcome> compare_now(const LegacyRequest& request);
     boost::asio::awaitable<void> compare_later(std::shared_ptr<const Route> route, LegacyRequest request,
@@ -48,6 +54,7 @@ private:
     ops::Logger& log_;
     migrate::ComparisonStore& store_;
     const migrate::BaselineCatalog* baseline_;
+    std::vector<compare::PathGlob> redact_;
 };
 
 // An answer as the comparison engine takes it: a body that is not JSON is compared as its text, cut short (an
