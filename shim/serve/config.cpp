@@ -91,6 +91,16 @@ std::string apply_ca(ServeConfig& c, std::string_view v) {
     return {};
 }
 
+std::string apply_switch(bool& field, std::string_view name, std::string_view v) {
+    if (v == "true" || v == "1" || v == "on")
+        field = true;
+    else if (v == "false" || v == "0" || v == "off")
+        field = false;
+    else
+        return bad(name, v, "expected on or off");
+    return {};
+}
+
 std::string apply_globs(std::vector<std::string>& into, std::string_view name, std::string_view v) {
     // A comma-separated list; the flag may also be given more than once.
     std::size_t start = 0;
@@ -119,6 +129,11 @@ const std::vector<Option>& options() {
     static const std::vector<Option> all = {
         {"listen", "HOST:PORT", "address to serve on; a port of 0 picks a free one (the log says which)",
          "127.0.0.1:8080", apply_listen},
+        {"allow-remote-clients", "",
+         "with a server-side key (--api-key-env), listen on an address other clients can reach", "off",
+         [](ServeConfig& c, std::string_view v) {
+             return apply_switch(c.allow_remote_clients, "allow-remote-clients", v);
+         }},
         {"upstream", "URL",
          "the VirusTotal API: https://host[:port], http://host[:port], demo (the bundled "
          "sample objects, no network, no key) or dir:DIR (a folder written by --record)",
@@ -227,13 +242,7 @@ const std::vector<Option>& options() {
         {"allow-mode-header", "", "let the X-Sigma-Shim-Mode request header choose the mode of one request",
          "off",
          [](ServeConfig& c, std::string_view v) {
-             if (v == "true" || v == "1" || v == "on")
-                 c.allow_mode_header = true;
-             else if (v == "false" || v == "0" || v == "off")
-                 c.allow_mode_header = false;
-             else
-                 return bad("allow-mode-header", v, "expected on or off");
-             return std::string();
+             return apply_switch(c.allow_mode_header, "allow-mode-header", v);
          }},
         {"baseline", "dir:DIR",
          "shadow and compare modes: legacy answers recorded in DIR stand in for the upstream's", "",
@@ -406,6 +415,15 @@ ConfigResult parse_serve_config(std::span<const std::string> args,
         }
     }
     return r;
+}
+
+std::string exposure_error(const ServeConfig& config, bool server_key_set) {
+    boost::system::error_code ec;
+    const auto address = boost::asio::ip::make_address(config.listen_host, ec);
+    if (!server_key_set || config.allow_remote_clients || (!ec && address.is_loopback())) return {};
+    return "refusing to listen on " + config.listen_host + " with a server-side key (" + config.api_key_env +
+           "): every client that can reach it would spend that key. Listen on 127.0.0.1, or pass "
+           "--allow-remote-clients if that is meant";
 }
 
 std::string serve_usage() {

@@ -40,6 +40,8 @@ std::string_view mode_name(Mode mode);
 
 struct ServeConfig {
     std::string listen_host = "127.0.0.1";
+    bool allow_remote_clients =
+        false; // listening beyond loopback with a server-side key is refused without it
     std::uint16_t listen_port = 8080;
     UpstreamAddress upstream;
     std::string upstream_ca; // extra trust anchors (PEM), added to the system store
@@ -95,6 +97,10 @@ ConfigResult parse_serve_config(std::span<const std::string> args,
                                 const std::function<const char*(const char*)>& getenv);
 
 std::string serve_usage();
+
+// Why this configuration must not start, or "": a server-side key spent by anyone who can reach a
+// non-loopback listener is refused unless --allow-remote-clients says it is meant.
+std::string exposure_error(const ServeConfig& config, bool server_key_set);
 
 // Parses "https://host[:port]" or "http://host[:port]" (no path), "demo", or "dir:DIR".
 bool parse_upstream(std::string_view text, UpstreamAddress& out, std::string& error);

@@ -58,6 +58,11 @@ int run_serve(std::span<const std::string> args) {
         return 2;
     }
     ServeConfig config = parsed.config;
+    const char* server_key = std::getenv(config.api_key_env.c_str());
+    if (const auto refused = exposure_error(config, server_key && *server_key); !refused.empty()) {
+        std::cerr << "sigma-shim serve: " << refused << "\n";
+        return 2;
+    }
     ops::Logger log(std::cerr, config.log_level);
     ops::Metrics metrics;
     register_server_metrics(metrics);
@@ -78,7 +83,6 @@ int run_serve(std::span<const std::string> args) {
     migrate::ComparisonStore comparisons(config.keep_mismatches);
     MigrationHandler migration(chain->legacy(), chain->objects(), chain->uncached(), config, metrics, log,
                                comparisons, baseline.get());
-    const char* server_key = std::getenv(config.api_key_env.c_str());
     ServerState state{config,
                       log,
                       metrics,

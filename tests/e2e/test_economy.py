@@ -576,7 +576,7 @@ class RecordReplay(EconomyBase):
 class ShimCacheEndpoint(EconomyBase):
 
     def test_loopback_only(self):
-        shim = self.start_shim("--listen", "0.0.0.0:0")
+        shim = self.start_shim("--listen", "0.0.0.0:0", "--allow-remote-clients")
         conn = http.client.HTTPConnection("127.0.0.1", shim.port, timeout=10)
         conn.request("GET", "/_shim/cache")
         resp = conn.getresponse()

@@ -290,7 +290,7 @@ class ModeHeader(ModeTestCase):
 class ComparisonsEndpoint(ModeTestCase):
 
     def test_loopback_only(self):
-        shim = self.start_shim("--listen", "0.0.0.0:0")
+        shim = self.start_shim("--listen", "0.0.0.0:0", "--allow-remote-clients")
         ip = non_loopback_ipv4()
         if ip is None:
             self.skipTest("this machine has no non-loopback IPv4 address: the 403 for other peers is untested")

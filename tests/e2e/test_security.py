@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import os
 import time
 import unittest
 
@@ -98,6 +99,56 @@ class ApiKeys(ShimTestCase):
         self.assertIn(key_fingerprint(CLIENT_KEY), keys)
 
 
+    def test_key_never_appears_in_recordings_or_comparisons(self):
+        record = os.path.join(self.tmp, "record")
+        shim = self.start_shim("--record", record, "--allow-mode-header", "--log-level", "debug", key=API_KEY)
+        self.up.set_canned("/api/v3/files/%s/sigma_analysis" % F912, 200, {"data": {"id": F912}})
+        for key in (None, CLIENT_KEY):
+            headers = {"x-apikey": key} if key else {}
+            for mode in ("reconstruct", "shadow", "compare"):
+                headers["X-Sigma-Shim-Mode"] = mode
+                for path in LEGACY_PATHS[:3]:
+                    status, _, _ = shim.request("GET", path, headers=headers)
+                    # Shadow serves the double's own legacy answer: 404 but for the one canned route.
+                    self.assertIn(status, (200, 404), (mode, path))
+        deadline = time.monotonic() + 20
+        while True:
+            status, h, comparisons = shim.request("GET", "/_shim/comparisons")
+            comparisons = decoded(h, comparisons)
+            if json.loads(comparisons)["summary"]["total"] >= 12 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        self.assertGreaterEqual(json.loads(comparisons)["summary"]["different"], 1, "nothing kept to search")
+        status, h, page = shim.request("GET", "/_shim/comparisons.html")
+        shim.stop()
+        written = []
+        for folder, _, names in os.walk(record):
+            for name in names:
+                self.assertNotIn(API_KEY, name)
+                self.assertNotIn(CLIENT_KEY, name)
+                with open(os.path.join(folder, name), "rb") as f:
+                    written.append(f.read())
+        self.assertTrue(written, "nothing was recorded")
+        for key in (API_KEY, CLIENT_KEY):
+            for text in [comparisons, decoded(h, page), shim.stderr_text().encode()] + written:
+                self.assertNotIn(key.encode(), text)
+
+    def test_a_server_side_key_is_not_offered_beyond_loopback_unless_asked(self):
+        from harness import BINARY
+        import subprocess
+        r = subprocess.run([BINARY, "serve", "--listen", "0.0.0.0:0", "--upstream", self.up.url("127.0.0.1")],
+                           env=child_env(VT_API_KEY=API_KEY), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=30)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(b"--allow-remote-clients", r.stderr)
+        self.assertNotIn(API_KEY.encode(), r.stderr)
+        # Asked for, or without a server-side key (each client brings its own), it starts.
+        shim = self.start_shim("--listen", "0.0.0.0:0", "--allow-remote-clients")
+        self.assertEqual(shim.request("GET", "/_shim/livez")[0], 200)
+        shim = self.start_shim("--listen", "0.0.0.0:0", key=None)
+        self.assertEqual(shim.request("GET", "/_shim/livez")[0], 200)
+
+
 class NotAnOpenProxy(ShimTestCase):
     """Absolute-form targets, CONNECT and paths outside /api/v3/ and /_shim/ are answered 400 locally."""
 
@@ -169,6 +220,30 @@ class UpstreamTls(ShimTestCase):
         shim = self.start_shim("--upstream-timeout", "5s", up=up)  # no --upstream-ca
         status, headers, body = shim.request("GET", LEGACY)
         self.assertVtError(status, decoded(headers, body), 503, "TransientError")
+        self.assertEqual(up.requests(), [])
+
+    def test_verification_cannot_be_switched_off(self):
+        # No flag offers it...
+        from harness import BINARY
+        import re
+        import subprocess
+        usage = subprocess.run([BINARY, "serve", "--help"], stdout=subprocess.PIPE, timeout=30).stdout.decode()
+        flags = re.findall(r"--([a-z-]+)", usage)
+        self.assertIn("upstream-ca", flags)
+        for flag in flags:
+            self.assertNotRegex(flag, r"insecure|verify|skip|no-tls|trust-all", flag)
+        # ...and no variable a user might try turns it off: an upstream with a certificate from an unknown CA is
+        # still refused, and never receives a request.
+        c = certs.shared_certs()
+        up = self.tls_upstream(c.localhost_cert, c.localhost_key)
+        env = child_env(VT_API_KEY=API_KEY, SIGMA_SHIM_INSECURE="1", SIGMA_SHIM_TLS_VERIFY="0",
+                        SIGMA_SHIM_UPSTREAM_VERIFY="off", SIGMA_SHIM_VERIFY="0", SSL_NO_VERIFY="1",
+                        PYTHONHTTPSVERIFY="0", CURL_INSECURE="1", NODE_TLS_REJECT_UNAUTHORIZED="0",
+                        GIT_SSL_NO_VERIFY="1")
+        shim = self.start_shim("--upstream-timeout", "5s", up=up, env=env)
+        for path in (LEGACY, PASSTHROUGH):
+            status, headers, body = shim.request("GET", path)
+            self.assertVtError(status, decoded(headers, body), 503, "TransientError")
         self.assertEqual(up.requests(), [])
 
     def test_right_certificate_works(self):

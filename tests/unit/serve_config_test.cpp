@@ -51,7 +51,7 @@ struct FlagCase {
 
 // The flag as two words, or one for a switch (which takes no value: given means on).
 std::vector<std::string> flag_words(const FlagCase& f) {
-    if (f.flag == "allow-mode-header") return {"--" + f.flag};
+    if (f.flag.starts_with("allow-")) return {"--" + f.flag};
     return {"--" + f.flag, f.value};
 }
 
@@ -100,6 +100,7 @@ const std::vector<FlagCase>& flag_cases() {
         {"rollout-percent", "10", [](const ServeConfig& c) { return c.rollout_percent == 10; }},
         {"shadow-percent", "0", [](const ServeConfig& c) { return c.shadow_percent == 0; }},
         {"allow-mode-header", "on", [](const ServeConfig& c) { return c.allow_mode_header; }},
+        {"allow-remote-clients", "on", [](const ServeConfig& c) { return c.allow_remote_clients; }},
         {"baseline", "dir:" + ts::source_dir() + "/tests/fixtures/migration/legacy",
          [](const ServeConfig& c) { return c.baseline_dir.ends_with("/tests/fixtures/migration/legacy"); }},
         {"keep-mismatches", "5", [](const ServeConfig& c) { return c.keep_mismatches == 5; }},
@@ -440,7 +441,7 @@ BOOST_AUTO_TEST_CASE(usage_names_every_flag_and_variable) {
     std::vector<std::string> flags;
     for (const auto& f : flag_cases())
         flags.push_back(f.flag);
-    BOOST_TEST(flags.size() == 37u);
+    BOOST_TEST(flags.size() == 38u);
     for (const auto& flag : flags) {
         BOOST_TEST(contains(usage, "--" + flag + " "), flag);
         BOOST_TEST(contains(usage, env_name(flag)), env_name(flag));
@@ -459,6 +460,21 @@ BOOST_AUTO_TEST_CASE(usage_names_every_flag_and_variable) {
     // And every flag and variable the usage shows is accepted.
     for (const auto& f : flag_cases()) {
         BOOST_TEST(parse(flag_words(f)).error.empty(), f.flag);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_server_side_key_stays_on_loopback_unless_allowed) {
+    using shim::serve::exposure_error;
+    for (const char* listen : {"127.0.0.1:8080", "localhost:0", "[::1]:8080", "127.0.0.2:1"}) {
+        const auto c = parse({"--listen", listen}).config;
+        BOOST_TEST(exposure_error(c, true).empty(), listen);
+    }
+    for (const char* listen : {"0.0.0.0:8080", "[::]:8080", "10.1.2.3:8080"}) {
+        auto c = parse({"--listen", listen}).config;
+        BOOST_TEST(contains(exposure_error(c, true), "--allow-remote-clients"), listen);
+        BOOST_TEST(exposure_error(c, false).empty(), listen); // each client brings its own key
+        c.allow_remote_clients = true;
+        BOOST_TEST(exposure_error(c, true).empty(), listen);
     }
 }
 
