@@ -56,6 +56,25 @@ std::optional<HttpAnswer> answer_for_read_error(const error_code& ec) {
     return std::nullopt;
 }
 
+// A Transfer-Encoding that does not end in chunked leaves the body's length unknown (RFC 9112 6.3); Beast then
+// reads the request as bodiless, or by a Content-Length beside it, while a peer that honours the coding would
+// frame it otherwise: a smuggling gap. So is any Transfer-Encoding in HTTP/1.0 (RFC 9112 6.1). Such a request is
+// refused and the connection closed, before anything reaches the upstream.
+bool framing_is_ambiguous(const http::request_parser<http::empty_body>& parser) {
+    const auto& req = parser.get();
+    if (req.find(http::field::transfer_encoding) == req.end()) return false;
+    return !parser.chunked() || req.version() < 11;
+}
+
+// The message for a pass-through that gave no upstream answer: the client's body is to blame for the 400 and 413
+// the relay reports, the upstream for the rest.
+std::string_view relay_failure_message(std::string_view code) {
+    if (code == "DeadlineExceededError") return "the upstream did not answer in time";
+    if (code == "PayloadTooLargeError") return "the request body is larger than --max-body-bytes";
+    if (code == "InvalidArgumentError") return "the request body is malformed or broke off";
+    return "the upstream could not be reached";
+}
+
 class ConnectionGauge {
 public:
     explicit ConnectionGauge(ops::Metrics& m) : m_(m) { m_.gauge_add("sigma_shim_open_connections", 1); }
@@ -184,7 +203,12 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream, ServerState& st
 
         HttpAnswer answer;
         std::string route_name(route_class_name(route.route_class));
-        if (has_body && route.route_class != RouteClass::passthrough) {
+        if (framing_is_ambiguous(parser)) {
+            answer = error_answer("InvalidArgumentError",
+                                  "Transfer-Encoding must end in chunked, without Content-Length, in HTTP/1.1");
+            route_name = "invalid";
+            keep_alive = false; // where this request ends is unknown: nothing after it can be trusted
+        } else if (has_body && route.route_class != RouteClass::passthrough) {
             answer = error_answer("InvalidArgumentError",
                                   "request bodies are only accepted on pass-through routes");
             keep_alive = false; // the body is not read: the connection cannot carry another request
@@ -236,9 +260,7 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream, ServerState& st
                         continue;
                     }
                     answer = error_answer(outcome.local_error_code,
-                                          outcome.local_error_code == "DeadlineExceededError"
-                                              ? "the upstream did not answer in time"
-                                              : "the upstream could not be reached");
+                                          relay_failure_message(outcome.local_error_code));
                     answer.note = outcome.note;
                     answer.set("X-Sigma-Shim", "passthrough");
                     keep_alive = false;

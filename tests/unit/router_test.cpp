@@ -238,7 +238,8 @@ BOOST_AUTO_TEST_CASE(paths_outside_api_v3_and_shim_are_invalid) {
 BOOST_AUTO_TEST_CASE(dot_segments_are_invalid) {
     for (const std::string& target : std::vector<std::string>{
              "/api/v3/files/../x", "/api/v3/./files/x", "/api/v3/files/%2e%2e/x", "/api/v3/files/%2E%2E/x",
-             "/api/v3/files/.%2e/x", "/api/v3/files/%2e/x", "/api/v3/sigma_analyses/" + sha256 + "/..",
+             "/api/v3/files/%2e%2E/x", "/api/v3/files/%2E%2e/x", "/api/v3/files/.%2e/x",
+             "/api/v3/files/%2e/x", "/api/v3/sigma_analyses/" + sha256 + "/..",
              "/api/v3/files/" + sha256 + "/./sigma_analysis", "/_shim/../api/v3/files/x",
              "/api/v3/sigma_analyses/../../_shim/metrics",
              "/api/../api/v3/files/" + sha256 + "/sigma_analysis"}) {
