@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -120,6 +121,12 @@ void append_value(std::string& out, const boost::json::value& v, KeyOrder order)
         return;
     }
     case boost::json::kind::double_: {
+        // Boost.JSON reads a number beyond the double range (1e400) as an infinity, which to_chars writes as
+        // "inf", not JSON: 1e999 reads back as the same infinity.
+        if (std::isinf(v.get_double())) {
+            out.append(v.get_double() > 0 ? "1e999" : "-1e999");
+            return;
+        }
         // The shortest text that reads back to the same number ("1.5", not Boost.JSON 1.81's "1.5E0").
         char buf[32];
         const auto res = std::to_chars(buf, buf + sizeof buf, v.get_double());
