@@ -1,6 +1,7 @@
 #include "compare/report.hpp"
 
-#include <boost/json/serialize.hpp>
+#include "sigma_analysis/json_writer.hpp"
+
 #include <boost/json/value.hpp>
 
 namespace shim::compare {
@@ -70,7 +71,12 @@ std::string report_json(const Report& report) {
     for (const auto& entry : report.entries)
         results.push_back(entry_json(entry));
     root["results"] = std::move(results);
-    return json::serialize(root) + "\n";
+    // The project's writer, not json::serialize: bodies come from the network, and Boost.JSON writes a number
+    // beyond the double range as Infinity, which is not JSON.
+    std::string out;
+    sigma_analysis::json_out::append_value(out, root, sigma_analysis::json_out::KeyOrder::as_given);
+    out += '\n';
+    return out;
 }
 
 } // namespace shim::compare

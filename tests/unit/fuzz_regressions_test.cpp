@@ -1,5 +1,6 @@
 // Inputs the fuzz targets (tests/fuzz/) found to break an invariant, kept as cases once fixed. Each case says
 // which target found it, the invariant it broke and the fix.
+#include "compare/report.hpp"
 #include "sigma_analysis/extract.hpp"
 #include "sigma_analysis/input.hpp"
 #include "sigma_analysis/json_writer.hpp"
@@ -53,6 +54,20 @@ BOOST_AUTO_TEST_CASE(infinity_written_as_json_number) {
     std::string out;
     sa::json_out::append_value(out, json::parse("[1e400,-1e400,1.5,0]"), sa::json_out::KeyOrder::as_given);
     BOOST_TEST(out == "[1e999,-1e999,1.5,0]");
+}
+
+// The same number in a comparison report: report_json wrote bodies with json::serialize, which gives
+// `Infinity`. Fixed in shim/compare/report_json.cpp: the report goes through the project's writer.
+BOOST_AUTO_TEST_CASE(number_beyond_double_range_in_a_report_stays_json) {
+    shim::compare::ReportEntry entry;
+    entry.legacy.body = json::parse(R"({"data":{"size":1e400}})");
+    entry.reconstructed.body = json::parse(R"({"data":{"size":-1e400}})");
+    entry.result = shim::compare::compare(entry.legacy, entry.reconstructed, {});
+    const auto text = shim::compare::report_json(shim::compare::make_report({entry}));
+    json::error_code ec;
+    const auto report = json::parse(text, ec);
+    BOOST_TEST_REQUIRE(!ec, ec.message() << ": " << text);
+    BOOST_TEST(report.at("results").at(0).at("class").as_string() == "different");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
