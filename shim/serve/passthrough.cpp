@@ -175,15 +175,30 @@ asio::awaitable<RelayOutcome> relay(beast::tcp_stream& client, beast::flat_buffe
                 return http::async_write(s, sr, asio::redirect_error(asio::use_awaitable, ec));
             });
         }
-        if (!ec) {
+        if (!ec) conn->tcp().expires_after(cfg.upstream_timeout); // one deadline for every header below
+        for (int interim = 0; !ec; ++interim) {
             answer->body_limit(std::numeric_limits<std::uint64_t>::max());
             answer->header_limit(64 * 1024);
             if (method == http::verb::head) answer->skip(true);
-            conn->tcp().expires_after(cfg.upstream_timeout);
             co_await on_stream(*conn, [&](auto& s) {
                 return http::async_read_header(s, conn->buffer, *answer,
                                                asio::redirect_error(asio::use_awaitable, ec));
             });
+            if (ec) break;
+            const unsigned status = answer->get().result_int();
+            const bool interim_answer = upstream::is_interim_status(status);
+            // Upgrade is hop-by-hop and never forwarded, so a 101 was never asked for; a flood of interim
+            // answers is no answer.
+            if (status == 101 || (interim_answer && interim == upstream::max_interim_answers)) {
+                ec = http::error::bad_status;
+                break;
+            }
+            if (!interim_answer) break;
+            // An interim answer (103 Early Hints, an unasked 100 Continue) precedes the real one (RFC 9110
+            // 15.2). Relayed as the answer, it would leave the real one on the pooled connection for the next
+            // request to take as its own. It is dropped, not forwarded: API clients have no use for it and
+            // several (Python's http.client among them) take any 1xx but 100 for the final answer.
+            answer.emplace();
         }
         if (!ec) break;
         const bool retry = attempt == 0 && may_retry && conn->reused && !answer->got_some() &&

@@ -27,7 +27,7 @@ struct Connection {
         : stream(type, std::forward<Args>(args)...) {}
 
     std::variant<Plain, Tls> stream;
-    boost::beast::flat_buffer buffer; // bytes read past the previous answer
+    boost::beast::flat_buffer buffer; // bytes read ahead of the parser (empty between answers)
     bool reused = false; // taken from the idle list: it may have been closed by the peer meanwhile
 
     boost::beast::tcp_stream& tcp() {
@@ -35,6 +35,11 @@ struct Connection {
             [](auto& s) -> boost::beast::tcp_stream& { return boost::beast::get_lowest_layer(s); }, stream);
     }
 };
+
+// 1xx answers other than 101: interim, the real answer follows on the same connection.
+bool is_interim_status(unsigned status);
+// How many interim answers one request may get before the upstream is deemed broken.
+inline constexpr int max_interim_answers = 8;
 
 // A reused connection that fails with this before any byte of the answer was probably closed by the peer
 // while idle: the request may be sent once more on a fresh connection.
@@ -52,11 +57,13 @@ public:
     ~ConnectionPool();
 
     // A connection, reused or new, within the deadline; at most --upstream-connections are open at once.
-    // `fresh` skips the idle list (the retry after a stale connection).
+    // `fresh` skips the idle list (the retry after a stale connection). An idle connection on which the
+    // upstream has closed, reset or sent anything since its last answer is closed, not reused.
     boost::asio::awaitable<std::unique_ptr<Connection>> acquire(Clock::time_point deadline, bool fresh,
                                                                 ConnectError& error);
 
-    // Returns a connection: kept for reuse when `reusable`, else closed. Frees its slot either way.
+    // Returns a connection: kept for reuse when `reusable` (and nothing was read past its answer), else
+    // closed. Frees its slot either way.
     void release(std::unique_ptr<Connection> connection, bool reusable);
 
     const serve::UpstreamAddress& address() const { return address_; }

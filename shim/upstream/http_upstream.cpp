@@ -16,6 +16,9 @@
 #include <boost/beast/ssl.hpp>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <cerrno>
+#include <optional>
+#include <sys/socket.h>
 
 namespace shim::upstream {
 namespace {
@@ -51,7 +54,22 @@ UpstreamResponse failed(Failure failure, std::string detail) {
     return r;
 }
 
+// An idle keep-alive connection is fit for another request only when the upstream has sent nothing on it
+// since its last answer: no EOF (closed while idle), no reset, no byte (such as the "408 Request Timeout"
+// some servers send before closing an idle connection). Without this check a stray 408 would be taken for the
+// next request's answer, and a request with a body, which cannot be retried, would fail on a connection
+// closed long before. Checked without reading: a peek that must find nothing, and nothing waiting in OpenSSL.
+bool idle_connection_is_clean(Connection& c) {
+    if (auto* tls = std::get_if<Connection::Tls>(&c.stream); tls && SSL_pending(tls->native_handle()) > 0)
+        return false;
+    char byte;
+    const auto n = ::recv(c.tcp().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
 } // namespace
+
+bool is_interim_status(unsigned status) { return status >= 100 && status < 200 && status != 101; }
 
 bool is_stale_connection_error(const error_code& ec) {
     return ec == http::error::end_of_stream || ec == asio::error::eof ||
@@ -85,14 +103,17 @@ asio::awaitable<std::unique_ptr<Connection>> ConnectionPool::acquire(Clock::time
             co_return nullptr;
         }
     }
-    if (!fresh) {
-        std::lock_guard lock(mutex_);
-        if (!idle_.empty()) {
-            auto conn = std::move(idle_.back());
+    while (!fresh) {
+        std::unique_ptr<Connection> conn;
+        {
+            std::lock_guard lock(mutex_);
+            if (idle_.empty()) break;
+            conn = std::move(idle_.back());
             idle_.pop_back();
-            conn->reused = true;
-            co_return conn;
         }
+        if (!idle_connection_is_clean(*conn)) continue; // closed; the slot taken above goes to the next
+        conn->reused = true;
+        co_return conn;
     }
     auto conn = co_await connect(deadline, error);
     if (!conn) slots_.try_receive([](error_code) {});
@@ -151,8 +172,9 @@ asio::awaitable<std::unique_ptr<Connection>> ConnectionPool::connect(Clock::time
 }
 
 void ConnectionPool::release(std::unique_ptr<Connection> connection, bool reusable) {
-    if (connection && reusable) {
-        connection->buffer.clear();
+    // Bytes read past the answer's end were never asked for (we send one request at a time): a connection
+    // with any is out of step with its peer and is closed rather than kept.
+    if (connection && reusable && connection->buffer.size() == 0) {
         std::lock_guard lock(mutex_);
         idle_.push_back(std::move(connection));
     }
@@ -186,20 +208,33 @@ asio::awaitable<UpstreamResponse> HttpUpstream::get(UpstreamRequest request) {
         co_await std::visit(
             [&](auto& s) { return http::async_write(s, req, asio::redirect_error(asio::use_awaitable, ec)); },
             conn->stream);
-        http::response_parser<http::string_body> parser;
-        parser.header_limit(64 * 1024);
-        parser.body_limit(max_body_bytes_);
-        if (!ec) {
+        std::optional<http::response_parser<http::string_body>> parser;
+        for (int interim = 0;; ++interim) {
+            parser.emplace();
+            parser->header_limit(64 * 1024);
+            parser->body_limit(max_body_bytes_);
+            if (ec) break;
             co_await std::visit(
                 [&](auto& s) {
-                    return http::async_read(s, conn->buffer, parser,
+                    return http::async_read(s, conn->buffer, *parser,
                                             asio::redirect_error(asio::use_awaitable, ec));
                 },
                 conn->stream);
+            if (ec) break;
+            const unsigned status = parser->get().result_int();
+            // 101 was never asked for; a flood of interim answers is no answer.
+            if (status == 101 || (is_interim_status(status) && interim == max_interim_answers)) {
+                ec = http::error::bad_status;
+                break;
+            }
+            // An interim answer (103 Early Hints, an unasked 100 Continue) comes before the real one (RFC
+            // 9110 15.2): read past it. Taken for the answer, it would leave the real one on the connection,
+            // to be read as the next request's answer, maybe another key's.
+            if (!is_interim_status(status)) break;
         }
         if (ec) {
             const bool retry =
-                attempt == 0 && conn->reused && !parser.got_some() && is_stale_connection_error(ec);
+                attempt == 0 && conn->reused && !parser->got_some() && is_stale_connection_error(ec);
             pool_.release(std::move(conn), false);
             if (retry) continue;
             if (ec == beast::error::timeout)
@@ -210,7 +245,7 @@ asio::awaitable<UpstreamResponse> HttpUpstream::get(UpstreamRequest request) {
             }
             co_return failed(Failure::transient, "upstream request failed: " + ec.message());
         }
-        auto res = parser.release();
+        auto res = parser->release();
         pool_.release(std::move(conn), res.keep_alive());
 
         UpstreamResponse out;

@@ -1,0 +1,186 @@
+"""The upstream's connection breaks or stalls: refused, reset at each stage, cut short, never answering,
+answering one byte a second. Each fault on a legacy route (the shim needs the whole answer: 503 TransientError
+or 504 DeadlineExceededError, complete and VirusTotal-shaped) and on a pass-through route (the same before the
+upstream's status line; after it, the status cannot be changed, so the client's connection is closed before
+the body's framing is satisfied), within the deadline, with the shim healthy and its descriptors back after."""
+
+import unittest
+
+import faulty_upstream as fu
+from faultlib import LEGACY, PASSTHROUGH, FaultTestCase
+
+
+class ConnectionFaults(FaultTestCase):
+
+    def test_connection_refused(self):
+        port = fu.closed_port()
+        self.start_shim(upstream_url="http://127.0.0.1:%d" % port)
+        ex = self.get(LEGACY)
+        self.assertShimError(ex, 503, "TransientError", "reconstructed")
+        self.assertFast(ex)
+        ex = self.get(PASSTHROUGH)
+        self.assertShimError(ex, 503, "TransientError", "passthrough")
+        self.assertFast(ex)
+        self.assertTrue(ex.closed, ex)
+        # The upstream comes back on the same port: the shim recovers without a restart.
+        self.up = self.make_upstream(port=port)
+        self.assertHealthy()
+
+    def test_reset_before_status_line(self):
+        up = self.make_upstream()
+        self.start_shim(up)
+        up.script("reset_before_status")
+        ex = self.get(LEGACY)
+        self.assertShimError(ex, 503, "TransientError", "reconstructed")
+        self.assertFast(ex)
+        ex = self.get(PASSTHROUGH)
+        self.assertShimError(ex, 503, "TransientError", "passthrough")
+        self.assertFast(ex)
+        self.assertHealthy()
+
+    def test_reset_on_pooled_connection_is_retried_once(self):
+        # A keep-alive connection the upstream resets before answering looks like one it closed while idle:
+        # a GET is sent once more on a fresh connection, which is reset too. Two attempts, then 503.
+        up = self.make_upstream()
+        self.start_shim(up)
+        ex = self.get(PASSTHROUGH)
+        self.assertEqual(ex.status, 200)  # pools one connection, once the relay is over (its log line follows)
+        self.wait_logged(ex)
+        self.assertEqual(up.open_connections(), 1)
+        up.clear()
+        up.script("reset_before_status")
+        ex = self.get(PASSTHROUGH)
+        self.assertShimError(ex, 503, "TransientError", "passthrough")
+        self.assertFast(ex)
+        self.assertEqual(len(up.requests()), 2)
+        self.assertHealthy()
+
+    def test_reset_mid_headers(self):
+        up = self.make_upstream()
+        self.start_shim(up)
+        up.script("reset_mid_headers")
+        ex = self.get(LEGACY)
+        self.assertShimError(ex, 503, "TransientError", "reconstructed")
+        self.assertFast(ex)
+        ex = self.get(PASSTHROUGH)
+        self.assertShimError(ex, 503, "TransientError", "passthrough")
+        self.assertFast(ex)
+        self.assertHealthy()
+
+    def test_reset_mid_body(self):
+        up = self.make_upstream()
+        self.start_shim(up)
+        for chunked in (False, True):
+            with self.subTest(chunked=chunked):
+                up.script("reset_mid_body", size=100000, chunked=chunked)
+                ex = self.get(LEGACY)
+                self.assertShimError(ex, 503, "TransientError", "reconstructed")
+                self.assertFast(ex)
+                ex = self.get(PASSTHROUGH)
+                self.assertTruncated(ex, 200)
+                self.assertFast(ex)
+        self.assertHealthy()
+
+    def test_content_length_longer_than_body_then_close(self):
+        up = self.make_upstream()
+        self.start_shim(up)
+        up.script("short_body", size=100000, then="close")
+        ex = self.get(LEGACY)
+        self.assertShimError(ex, 503, "TransientError", "reconstructed")
+        self.assertFast(ex)
+        ex = self.get(PASSTHROUGH)
+        self.assertTruncated(ex, 200)
+        self.assertEqual(ex.headers.get("content-length"), "100000")
+        self.assertFast(ex)
+        self.assertHealthy()
+
+    def test_content_length_longer_than_body_then_silence(self):
+        up = self.make_upstream()
+        self.start_shim(up)
+        up.script("short_body", size=100000, then="hold")
+        ex = self.get(LEGACY)
+        self.assertShimError(ex, 504, "DeadlineExceededError", "reconstructed")
+        self.assertAtDeadline(ex)
+        ex = self.get(PASSTHROUGH)
+        self.assertTruncated(ex, 200)
+        self.assertAtDeadline(ex)
+        self.assertHealthy()
+
+    def test_broken_chunked_encoding(self):
+        up = self.make_upstream()
+        self.start_shim(up)
+        up.script("broken_chunked")
+        ex = self.get(LEGACY)
+        self.assertShimError(ex, 503, "TransientError", "reconstructed")
+        self.assertFast(ex)
+        ex = self.get(PASSTHROUGH)
+        self.assertTruncated(ex, 200)
+        self.assertFast(ex)
+        self.assertHealthy()
+
+    def test_no_answer_at_all(self):
+        up = self.make_upstream()
+        self.start_shim(up)
+        up.script("silent")
+        ex = self.get(LEGACY)
+        self.assertShimError(ex, 504, "DeadlineExceededError", "reconstructed")
+        self.assertAtDeadline(ex)
+        ex = self.get(PASSTHROUGH)
+        self.assertShimError(ex, 504, "DeadlineExceededError", "passthrough")
+        self.assertAtDeadline(ex)
+        self.assertHealthy()
+
+    def test_one_byte_a_second(self):
+        up = self.make_upstream()
+        self.start_shim(up)
+        up.script("drip")
+        ex = self.get(LEGACY)
+        self.assertShimError(ex, 504, "DeadlineExceededError", "reconstructed")
+        self.assertAtDeadline(ex)
+        # The deadline covers the whole header, not each byte of it.
+        ex = self.get(PASSTHROUGH)
+        self.assertShimError(ex, 504, "DeadlineExceededError", "passthrough")
+        self.assertAtDeadline(ex)
+        self.assertHealthy()
+
+    def test_body_one_byte_a_second(self):
+        up = self.make_upstream()
+        self.start_shim(up)
+        up.script("slow_body")
+        ex = self.get(LEGACY)
+        self.assertShimError(ex, 504, "DeadlineExceededError", "reconstructed")
+        self.assertAtDeadline(ex)
+        ex = self.get(PASSTHROUGH)
+        self.assertTruncated(ex, 200)
+        self.assertAtDeadline(ex)
+        self.assertHealthy()
+
+
+class RetriedFaults(FaultTestCase):
+    """With --upstream-retries 1 a legacy fetch that failed transiently is tried again: the answer is the
+    same, and the time is bounded by two deadlines and the backoff (200 ms +-50%)."""
+
+    def test_reset_is_retried_then_503(self):
+        up = self.make_upstream()
+        self.start_shim(up, args=["--upstream-retries", "1"])
+        up.script("reset_before_status")
+        ex = self.get(LEGACY)
+        self.assertShimError(ex, 503, "TransientError", "reconstructed")
+        self.assertFast(ex)
+        self.assertEqual(len(up.requests("/api/v3/files/%s/behaviours" % fu.DEMO_SHA256)), 2)
+        self.assertEqual(len(up.requests()), 4)
+        self.assertHealthy()
+
+    def test_silence_is_retried_then_504(self):
+        up = self.make_upstream()
+        self.start_shim(up, args=["--upstream-retries", "1"])
+        up.script("silent")
+        ex = self.get(LEGACY)
+        self.assertShimError(ex, 504, "DeadlineExceededError", "reconstructed")
+        self.assertGreater(ex.elapsed, 2 * 0.9 * 2.0)
+        self.assertWithinDeadline(ex, deadlines=2.15)
+        self.assertHealthy()
+
+
+if __name__ == "__main__":
+    unittest.main()
