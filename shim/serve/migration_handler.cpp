@@ -19,11 +19,8 @@ namespace asio = boost::asio;
 namespace json = boost::json;
 using namespace asio::experimental::awaitable_operators;
 
-std::string sha256_of_body(const std::string& body) {
-    json::error_code ec;
-    const auto doc = json::parse(body, ec);
-    if (ec) return {};
-    const auto shape = compare::legacy_shape(doc, {});
+std::string sha256_of(const json::value& legacy_body) {
+    const auto shape = compare::legacy_shape(legacy_body, {});
     return shape ? shape->sha256 : std::string();
 }
 
@@ -152,16 +149,24 @@ asio::awaitable<MigrationOutcome> MigrationHandler::shadow(const LegacyRequest& 
         served = std::move(*recorded);
     } else {
         served = co_await upstream_legacy_answer(request);
-        sha256 = sha256_of_body(served.body);
+    }
+    // The served body is parsed once, for its SHA-256 when no baseline gave it and for the comparison; a
+    // recorded answer that is not sampled is not parsed at all.
+    std::optional<compare::Answer> legacy;
+    if (sha256.empty()) {
+        legacy = comparable(served);
+        sha256 = sha256_of(legacy->body);
     }
     const std::string& sample_id = sha256.empty() ? request.route.id : sha256;
     if (migrate::in_share(migrate::Sample::shadow, sigma_analysis::to_lower_ascii(sample_id),
                           config_.shadow_percent)) {
         // The comparison runs on its own, after this answer is on its way: it cannot delay or fail it.
+        if (!legacy) legacy = comparable(served);
         auto route = std::make_shared<const Route>(request.route);
         LegacyRequest copy{*route, request.api_key, request.request_id, request.target};
         const auto executor = co_await asio::this_coro::executor;
-        asio::co_spawn(executor, compare_later(route, copy, served, sha256), asio::detached);
+        asio::co_spawn(executor, compare_later(std::move(route), std::move(copy), std::move(*legacy), sha256),
+                       asio::detached);
     } else {
         metrics_.inc("sigma_shim_shadow_skipped_total");
     }
@@ -169,13 +174,12 @@ asio::awaitable<MigrationOutcome> MigrationHandler::shadow(const LegacyRequest& 
     co_return answered(std::move(served));
 }
 
-asio::awaitable<void> MigrationHandler::compare_later(std::shared_ptr<const Route> route,
-                                                      LegacyRequest request, HttpAnswer legacy_answer,
+asio::awaitable<void> MigrationHandler::compare_later([[maybe_unused]] std::shared_ptr<const Route> route,
+                                                      LegacyRequest request, compare::Answer legacy,
                                                       std::string sha256) {
     try {
-        const LegacyRequest own{*route, request.api_key, request.request_id, request.target};
-        const HttpAnswer reconstructed = co_await legacy_.handle(own);
-        record(own, sha256, legacy_answer, reconstructed);
+        const HttpAnswer reconstructed = co_await legacy_.handle(request);
+        record(request, sha256, std::move(legacy), reconstructed);
     } catch (const std::exception& e) {
         log_.write(ops::LogLevel::error, "shadow comparison failed",
                    {{"request_id", request.request_id}, {"error", std::string(e.what())}});
@@ -197,9 +201,10 @@ asio::awaitable<MigrationOutcome> MigrationHandler::compare_now(const LegacyRequ
     } else {
         std::tie(legacy_answer, reconstructed) =
             co_await (upstream_legacy_answer(request) && legacy_.handle(request));
-        sha256 = sha256_of_body(legacy_answer.body);
     }
-    auto entry = record(request, sha256, legacy_answer, reconstructed);
+    auto legacy = comparable(legacy_answer);
+    if (sha256.empty()) sha256 = sha256_of(legacy.body);
+    auto entry = record(request, sha256, std::move(legacy), reconstructed);
     HttpAnswer a;
     a.body = compare::report_json(compare::make_report({std::move(entry)}));
     a.upstream_calls = legacy_answer.upstream_calls + reconstructed.upstream_calls;
@@ -209,8 +214,7 @@ asio::awaitable<MigrationOutcome> MigrationHandler::compare_now(const LegacyRequ
 }
 
 compare::ReportEntry MigrationHandler::record(const LegacyRequest& request, const std::string& sha256,
-                                              const HttpAnswer& legacy_answer,
-                                              const HttpAnswer& reconstructed) {
+                                              compare::Answer legacy, const HttpAnswer& reconstructed) {
     compare::CompareOptions options;
     options.date_tolerance_seconds = config_.date_tolerance_seconds;
     options.ignore = config_.compare_ignore;
@@ -218,7 +222,7 @@ compare::ReportEntry MigrationHandler::record(const LegacyRequest& request, cons
     entry.name = request.target;
     entry.sha256 = sha256;
     entry.target = request.target;
-    entry.legacy = comparable(legacy_answer);
+    entry.legacy = std::move(legacy);
     entry.reconstructed = comparable(reconstructed);
     entry.result = compare::compare(entry.legacy, entry.reconstructed, options);
     entry.time =

@@ -41,10 +41,11 @@ private:
     boost::asio::awaitable<HttpAnswer> upstream_legacy_answer(const LegacyRequest& request);
     boost::asio::awaitable<MigrationOutcome> shadow(const LegacyRequest& request);
     boost::asio::awaitable<MigrationOutcome> compare_now(const LegacyRequest& request);
+    // `route` keeps alive the Route that `request` refers to while the comparison runs on its own.
     boost::asio::awaitable<void> compare_later(std::shared_ptr<const Route> route, LegacyRequest request,
-                                               HttpAnswer legacy_answer, std::string sha256);
+                                               compare::Answer legacy, std::string sha256);
     compare::ReportEntry record(const LegacyRequest& request, const std::string& sha256,
-                                const HttpAnswer& legacy_answer, const HttpAnswer& reconstructed);
+                                compare::Answer legacy, const HttpAnswer& reconstructed);
 
     LegacyHandler& legacy_;
     upstream::Upstream& objects_;
