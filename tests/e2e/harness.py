@@ -22,7 +22,7 @@ import upstream as vt
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.environ.get("SIGMA_SHIM_SOURCE_DIR") or os.path.abspath(os.path.join(HERE, "..", ".."))
-BINARY = os.environ.get("SIGMA_SHIM_BINARY") or os.path.join(SOURCE_DIR, "build", "sigma-shim")
+BINARY = os.path.abspath(os.environ.get("SIGMA_SHIM_BINARY") or os.path.join(SOURCE_DIR, "build", "sigma-shim"))
 SANITIZED = os.environ.get("SIGMA_SHIM_SANITIZED") == "1"
 RSS_SKIP = "built with sanitizers (SIGMA_SHIM_SANITIZED=1): ASan inflates memory, so RSS is not measured"
 
