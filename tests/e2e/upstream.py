@@ -17,7 +17,9 @@ What it serves (everything else is a VirusTotal-shaped 404 NotFoundError):
                                                      the answer also carries hop-by-hop headers on purpose
 
 Every request is recorded (method, target, headers, body length) and the knobs on `Upstream` change
-answers per test: canned answers per path, delays, gzip, required API key.
+answers per test: canned answers per path, delays, gzip, required API key, and a share of requests that fail
+(a 503 VirusTotal error, a 500 HTML page, a reset before the status line, or a body cut short), noted by
+X-Request-Id so a client can tell which answers were meant to fail.
 """
 
 import argparse
@@ -27,8 +29,10 @@ import gzip
 import hashlib
 import json
 import os
+import random
 import socket
 import ssl
+import struct
 import sys
 import threading
 import time
@@ -59,6 +63,12 @@ def big_sha256(mb):
     for _ in range(mb * (1 << 20) // CHUNK):
         h.update(BIG_BLOCK)
     return h.hexdigest()
+
+
+HTML_ERROR = b"<html><body><h1>Server Error</h1></body></html>"
+INJECTED_ERROR = {"error": {"code": "TransientError", "message": "injected failure"}}
+FAILURE_KINDS = ("503", "500-html", "reset", "truncated")
+TRUNCATED_LENGTH = 1000  # the Content-Length a "truncated" answer announces; it sends 100 bytes and closes
 
 
 def vt_error(code, message):
@@ -241,6 +251,7 @@ class Recorded:
         self.tls = tls
         self.status = None
         self.gzipped = False
+        self.failure = None                       # the kind of failure injected, if any
         self.time = time.monotonic()
 
     def header(self, name, default=None):
@@ -332,6 +343,24 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
+    def _fail(self, rec, kind):
+        rec.failure = kind
+        if kind == "503":
+            return self._send(rec, 503, INJECTED_ERROR, allow_gzip=False)
+        if kind == "500-html":
+            return self._send(rec, 500, HTML_ERROR, "text/html; charset=utf-8", allow_gzip=False)
+        self.close_connection = True
+        if kind == "reset":
+            # SO_LINGER 0: close() sends RST, not FIN.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(TRUNCATED_LENGTH))
+        self.end_headers()
+        self.wfile.write(b'{"data": ' + b" " * 91)
+        self.wfile.flush()
+
     def _not_found(self, rec, what):
         self._send(rec, 404, vt_error("NotFoundError", "%s not found" % what))
 
@@ -361,6 +390,9 @@ class Handler(BaseHTTPRequestHandler):
 
         if not self.up._wait_delay(path):
             return  # the double is stopping
+        failure = self.up._pick_failure(self.headers.get("X-Request-Id"))
+        if failure is not None:
+            return self._fail(rec, failure)
 
         canned = self.up._canned_for(path)
         if canned is not None:
@@ -533,11 +565,17 @@ class Upstream:
         self.tcp_nodelay = False      # True: TCP_NODELAY on accepted connections (no ~40 ms delayed-ACK stalls)
         self._lock = threading.Lock()
         self._requests = []
+        self._request_count = 0       # every request, recorded or not
         self._uploads = []
         self._tls_errors = []
         self._handler_errors = []
         self._canned = {}             # path -> (status, [(k, v)], bytes)
         self._delays = {}             # path prefix -> seconds ("" = every path)
+        self.record_requests = True   # False: keep no Recorded (long load runs)
+        self._failure_rate = 0.0
+        self._failure_rng = random.Random(0)
+        self._failures = {}           # X-Request-Id -> [kind, ...] of the failures injected for it
+        self._failure_counts = dict.fromkeys(FAILURE_KINDS, 0)
         self._stopping = threading.Event()
         self._connections = set()
         tls_context = None
@@ -599,6 +637,8 @@ class Upstream:
             self._handler_errors.clear()
             self._canned.clear()
             self._delays.clear()
+            self._failure_rate = 0.0
+            self._failures.clear()
         self.gzip_answers = True
         self.required_key = True
 
@@ -612,8 +652,7 @@ class Upstream:
             self._canned[path] = (status, [("Content-Type", content_type)] + list(headers), body)
 
     def set_html(self, path, status=500):
-        self.set_canned(path, status, "<html><body><h1>Server Error</h1></body></html>",
-                        content_type="text/html; charset=utf-8")
+        self.set_canned(path, status, HTML_ERROR, content_type="text/html; charset=utf-8")
 
     def set_delay(self, seconds, path=""):
         """Waits `seconds` before answering requests whose path starts with `path` ("" = all)."""
@@ -623,6 +662,30 @@ class Upstream:
     def clear_delay(self, path=""):
         with self._lock:
             self._delays.pop(path, None)
+
+    def set_failure_rate(self, rate, seed=0):
+        """Fails this share of requests (after reading them), each with one of FAILURE_KINDS at random."""
+        with self._lock:
+            self._failure_rate = rate
+            self._failure_rng = random.Random(seed)
+
+    def _pick_failure(self, request_id):
+        with self._lock:
+            if not self._failure_rate or self._failure_rng.random() >= self._failure_rate:
+                return None
+            kind = self._failure_rng.choice(FAILURE_KINDS)
+            self._failure_counts[kind] += 1
+            self._failures.setdefault(request_id, []).append(kind)
+            return kind
+
+    def failures_for(self, request_id):
+        """The failures injected into requests that carried this X-Request-Id, in order."""
+        with self._lock:
+            return list(self._failures.get(request_id, ()))
+
+    def failure_counts(self):
+        with self._lock:
+            return dict(self._failure_counts)
 
     def _canned_for(self, path):
         with self._lock:
@@ -639,7 +702,9 @@ class Upstream:
 
     def _record(self, rec):
         with self._lock:
-            self._requests.append(rec)
+            self._request_count += 1
+            if self.record_requests:
+                self._requests.append(rec)
 
     def _note_upload(self, n, digest):
         with self._lock:
@@ -663,6 +728,10 @@ class Upstream:
 
     def count(self, path_prefix=None):
         return len(self.requests(path_prefix))
+
+    def total_requests(self):
+        with self._lock:
+            return self._request_count
 
     def uploads(self):
         with self._lock:
