@@ -36,6 +36,9 @@ struct Connection {
     }
 };
 
+// Room for what one read from the upstream takes in.
+inline constexpr std::size_t read_buffer_bytes = 64 * 1024;
+
 // 1xx answers other than 101: interim, the real answer follows on the same connection.
 bool is_interim_status(unsigned status);
 // How many interim answers one request may get before the upstream is deemed broken.

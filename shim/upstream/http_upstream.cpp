@@ -14,9 +14,9 @@
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <cerrno>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
-#include <cerrno>
 #include <optional>
 #include <sys/socket.h>
 
@@ -69,7 +69,9 @@ bool idle_connection_is_clean(Connection& c) {
 
 } // namespace
 
-bool is_interim_status(unsigned status) { return status >= 100 && status < 200 && status != 101; }
+bool is_interim_status(unsigned status) {
+    return status >= 100 && status < 200 && status != 101;
+}
 
 bool is_stale_connection_error(const error_code& ec) {
     return ec == http::error::end_of_stream || ec == asio::error::eof ||
@@ -152,6 +154,9 @@ asio::awaitable<std::unique_ptr<Connection>> ConnectionPool::connect(Clock::time
         co_return nullptr;
     }
     conn->tcp().socket().set_option(tcp::no_delay(true), ec); // requests go out as header, then body
+    // Beast reads as much as the buffer has room for, and at least 512 bytes: a buffer left to grow by itself
+    // stays small, and a 60 KB answer took ~120 reads, each with its own timer and wake-up.
+    conn->buffer.reserve(read_buffer_bytes);
     if (auto* tls = std::get_if<Connection::Tls>(&conn->stream)) {
         SSL* ssl = tls->native_handle();
         X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
