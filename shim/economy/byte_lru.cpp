@@ -6,8 +6,11 @@
 namespace shim::economy {
 
 std::size_t byte_lru_entry_size(const std::string& key, const CachedObject& object) {
-    return key.size() + object.body.size() + object.content_type.size() + object.kind.size() +
-           byte_lru_entry_overhead;
+    std::size_t size = key.size() + object.body.size() + object.content_type.size() + object.kind.size() +
+                       object.note.size() + byte_lru_entry_overhead;
+    for (const auto& [name, value] : object.headers)
+        size += name.size() + value.size();
+    return size;
 }
 
 ByteLru::ByteLru(std::size_t budget_bytes) : budget_(budget_bytes) {}

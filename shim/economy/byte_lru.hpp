@@ -9,6 +9,8 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace shim::economy {
 
@@ -22,6 +24,11 @@ struct CachedObject {      // immutable once stored
     SteadyTime stored_at;
     SteadyTime fresh_until; // a hit before this; after it, usable only as a stale copy
     SteadyTime stale_until; // after this the entry is useless and may be dropped at any time
+    // A rendered legacy answer (kind "answer") also keeps the headers it is sent with, its log note and how
+    // many upstream objects it was built from.
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string note;
+    std::size_t sources = 0;
 };
 
 // A hit has `object` set; `fresh` is true when now < fresh_until. A miss has a null `object`.
@@ -55,7 +62,8 @@ public:
     std::size_t put(const std::string& key, std::shared_ptr<const CachedObject> object, SteadyTime now);
     void erase(const std::string& key);
 
-    // Sum of entry sizes: key.size() + body.size() + content_type.size() + kind.size() + 128 per entry.
+    // Sum of entry sizes: key.size() + body.size() + content_type.size() + kind.size() + note.size() + the
+    // headers' names and values + 128 per entry.
     std::size_t bytes() const;
     std::size_t entries() const;
     std::size_t budget() const;

@@ -67,6 +67,11 @@ asio::awaitable<HttpAnswer> LegacyHandler::reconstruct(const LegacyRequest& requ
     }
     if (!route.error.empty()) co_return error_answer("InvalidArgumentError", route.error);
 
+    if (auto kept = memo_.find(request.api_key, request.target)) {
+        kept->set("X-Sigma-Shim-Cache", std::string(upstream::cache_status_name(upstream::CacheStatus::hit)));
+        co_return std::move(*kept);
+    }
+
     const std::string id = sa::to_lower_ascii(route.id);
     const std::string file_path = "/api/v3/files/" + id;
     std::size_t calls = 0;
@@ -75,9 +80,18 @@ asio::awaitable<HttpAnswer> LegacyHandler::reconstruct(const LegacyRequest& requ
     };
     // The answer's X-Sigma-Shim-Cache: the worst of what the cache layers did for its fetches.
     upstream::CacheStatus worst = upstream::CacheStatus::bypass;
+    // The answer may be kept while every object it is built from is fresh in the cache.
+    std::optional<economy::SteadyTime> fresh_until;
+    bool keepable = true;
+    std::size_t sources = 0;
     auto note_cache = [&](const UpstreamResponse& r) {
         worst = std::max(worst, r.cache);
         if (r.cache == upstream::CacheStatus::miss || r.cache == upstream::CacheStatus::stale) ++calls;
+        ++sources;
+        if (!r.fresh_until)
+            keepable = false;
+        else if (!fresh_until || *r.fresh_until < *fresh_until)
+            fresh_until = r.fresh_until;
     };
 
     // The File object and the first behaviour page at the same time.
@@ -195,6 +209,7 @@ asio::awaitable<HttpAnswer> LegacyHandler::reconstruct(const LegacyRequest& requ
     a.set("Link", "<" + config_.public_base + "/api/v3/files/" + std::string(analysis.sha256) +
                       ">; rel=\"successor-version\"");
     a.set("X-Sigma-Shim-Fidelity", rendered.partial ? "partial" : "full");
+    if (keepable && fresh_until) memo_.keep(request.api_key, request.target, a, sources, *fresh_until);
     a.set("X-Sigma-Shim-Cache", std::string(upstream::cache_status_name(worst)));
     co_return a;
 }

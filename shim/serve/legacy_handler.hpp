@@ -1,6 +1,7 @@
 #pragma once
 // A legacy Sigma route answered from upstream objects: fetch File, behaviours and rules, then call the pure
 // transform in adapters/sigma_analysis. Speaks to the upstream only through the Upstream interface.
+#include "serve/answer_memo.hpp"
 #include "serve/config.hpp"
 #include "serve/http_answer.hpp"
 #include "serve/router.hpp"
@@ -19,8 +20,8 @@ struct LegacyRequest {
 
 class LegacyHandler {
 public:
-    LegacyHandler(upstream::Upstream& upstream, const ServeConfig& config)
-        : upstream_(upstream), config_(config) {}
+    LegacyHandler(upstream::Upstream& upstream, const ServeConfig& config, AnswerMemo& memo)
+        : upstream_(upstream), config_(config), memo_(memo) {}
 
     boost::asio::awaitable<HttpAnswer> handle(const LegacyRequest& request);
 
@@ -29,6 +30,7 @@ private:
 
     upstream::Upstream& upstream_;
     const ServeConfig& config_;
+    AnswerMemo& memo_;
 };
 
 } // namespace shim::serve

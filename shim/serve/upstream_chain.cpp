@@ -29,6 +29,7 @@ struct UpstreamChain::Layers {
     std::optional<economy::ByteLru> lru;
     std::optional<upstream::CacheUpstream> cache;
     std::optional<upstream::CoalescingUpstream> coalescing;
+    std::optional<AnswerMemo> memo;
     std::optional<LegacyHandler> legacy;
 };
 
@@ -60,7 +61,8 @@ UpstreamChain::UpstreamChain(boost::asio::io_context& ioc, ServeConfig& config, 
     l.lru.emplace(config.cache_bytes);
     l.cache.emplace(*l.retry, config, metrics, *l.lru);
     l.coalescing.emplace(*l.cache, metrics);
-    l.legacy.emplace(*l.coalescing, config);
+    l.memo.emplace(*l.lru, metrics);
+    l.legacy.emplace(*l.coalescing, config, *l.memo);
 }
 
 UpstreamChain::~UpstreamChain() = default;

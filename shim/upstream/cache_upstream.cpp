@@ -81,7 +81,8 @@ std::vector<std::string> CacheUpstream::learn_aliases(const std::string& partiti
     return aliases;
 }
 
-void CacheUpstream::store(const std::string& key, const UpstreamResponse& response, std::string_view kind) {
+std::optional<Clock::time_point>
+CacheUpstream::store(const std::string& key, const UpstreamResponse& response, std::string_view kind) {
     const auto now = Clock::now();
     auto object = std::make_shared<economy::CachedObject>();
     object->status = response.status;
@@ -96,9 +97,12 @@ void CacheUpstream::store(const std::string& key, const UpstreamResponse& respon
         object->fresh_until = now + config_.negative_ttl;
         object->stale_until = object->fresh_until; // a missing object is never served stale
     }
+    const auto fresh_until = object->fresh_until;
+    const bool fits = economy::byte_lru_entry_size(key, *object) <= lru_.budget();
     const auto evicted = lru_.put(key, std::move(object), now);
     if (evicted) metrics_.inc("sigma_shim_cache_evictions_total", {}, static_cast<double>(evicted));
     publish_sizes();
+    return fits ? std::optional(fresh_until) : std::nullopt;
 }
 
 void CacheUpstream::publish_sizes() {
@@ -118,6 +122,7 @@ boost::asio::awaitable<UpstreamResponse> CacheUpstream::get(UpstreamRequest requ
         r.body = found.object->body;
         r.content_type = found.object->content_type;
         r.cache = status;
+        if (status == CacheStatus::hit) r.fresh_until = found.object->fresh_until;
         metrics_.inc("sigma_shim_upstream_calls_saved_total");
         return r;
     };
@@ -136,7 +141,7 @@ boost::asio::awaitable<UpstreamResponse> CacheUpstream::get(UpstreamRequest requ
     if (response.status == 200) {
         const auto aliases =
             kind == "file" ? learn_aliases(partition, response.body) : std::vector<std::string>{};
-        store(key, response, kind);
+        response.fresh_until = store(key, response, kind);
         // The File and its first behaviour page are fetched together, so an MD5 or SHA-1 request may learn
         // the SHA-256 only after the page came back: both end up under the SHA-256 too, whichever arrives
         // last.

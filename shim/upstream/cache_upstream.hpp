@@ -27,7 +27,9 @@ private:
     std::string cache_key(const std::string& partition, std::string_view target, std::string_view kind);
     // Records the MD5 and SHA-1 of a File answer as aliases of its SHA-256; returns them.
     std::vector<std::string> learn_aliases(const std::string& partition, const std::string& body);
-    void store(const std::string& key, const UpstreamResponse& response, std::string_view kind);
+    // Stores the answer; returns until when it is fresh, or nothing if it was too large to keep.
+    std::optional<std::chrono::steady_clock::time_point>
+    store(const std::string& key, const UpstreamResponse& response, std::string_view kind);
     void publish_sizes();
 
     Upstream& next_;

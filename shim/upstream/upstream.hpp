@@ -3,6 +3,8 @@
 // One job per implementation (the HTTP client now; cache, coalescing and quota layers wrap the same
 // interface).
 #include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <optional>
 #include <string>
 
 namespace shim::upstream {
@@ -32,6 +34,8 @@ struct UpstreamResponse {
     Failure failure = Failure::none;
     std::string failure_detail; // for logs and the error message; never holds the key
     CacheStatus cache = CacheStatus::miss;
+    // Set by the cache on an answer it holds: until when it will give this same answer as fresh.
+    std::optional<std::chrono::steady_clock::time_point> fresh_until;
 };
 
 class Upstream {

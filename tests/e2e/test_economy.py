@@ -164,7 +164,9 @@ class Coalescing(EconomyBase):
         self.assertEqual(again, body)
         self.assertCache(headers, "hit")
         self.assertEqual(self.calls(), 0, self.up.requests())
-        self.assertGreater(metric(shim, "sigma_shim_cache_requests_total", kind="file", result="hit"), 0)
+        # The rendered answer was kept beside its objects: the hit is the answer's, and it saved both calls.
+        self.assertEqual(metric(shim, "sigma_shim_cache_requests_total", kind="answer", result="hit"), 1)
+        self.assertEqual(metric(shim, "sigma_shim_upstream_calls_saved_total"), 2 * self.N)
 
         # MD5 and SHA-1 of the file once its SHA-256 was fetched: the same entries.
         for alias in (F568_MD5, F568_SHA1, F568.upper()):
