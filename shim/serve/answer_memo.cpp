@@ -9,7 +9,7 @@ namespace shim::serve {
 
 std::string AnswerMemo::key_of(const std::string& api_key, std::string_view target) {
     // The object entries' keys start with the same partition; "answer " keeps the two apart.
-    std::string key = util::sha256_hex(api_key);
+    std::string key = util::key_digest(api_key);
     key += " answer ";
     key += target;
     return key;

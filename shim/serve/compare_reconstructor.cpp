@@ -48,7 +48,7 @@ public:
             return comparable(refused);
         }
         auto request = std::make_shared<const LegacyRequest>(
-            LegacyRequest{*route, key_, util::random_hex(16), std::string(target)});
+            LegacyRequest{*route, key_, util::new_request_id(), std::string(target)});
         LegacyHandler& legacy = chain_->legacy();
         auto work = [route, request, &legacy]() -> asio::awaitable<HttpAnswer> {
             co_return co_await legacy.handle(*request);

@@ -120,7 +120,8 @@ asio::awaitable<RelayOutcome> relay(beast::tcp_stream& client, beast::flat_buffe
     const bool may_retry = !has_body && idempotent(method);
     http::request_parser<http::buffer_body> body{std::move(header)};
     body.body_limit(cfg.max_body_bytes);
-    if (has_body) client_buffer.reserve(chunk_bytes); // else Beast reads the body 512 bytes at a time
+    // Else Beast reads the body 512 bytes at a time.
+    if (has_body) client_buffer.reserve(upstream::read_buffer_bytes);
 
     auto fail = [&](std::string code, std::string note) {
         if (conn) pool.release(std::move(conn), false);

@@ -9,6 +9,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -29,7 +30,8 @@ std::string endpoint_text(const asio::ip::tcp::endpoint& e) {
 
 // On SIGTERM or SIGINT: stop accepting, answer readyz 503, let requests in flight finish within the drain
 // timeout, then stop.
-asio::awaitable<void> drain(asio::io_context& ioc, Server& server, ServerState& state) {
+asio::awaitable<void> drain(asio::io_context& ioc, Server& server, ServerState& state,
+                            std::vector<std::unique_ptr<asio::io_context>>& contexts) {
     state.draining = true;
     server.stop_accepting();
     state.log.write(ops::LogLevel::info, "draining",
@@ -42,7 +44,8 @@ asio::awaitable<void> drain(asio::io_context& ioc, Server& server, ServerState& 
     }
     state.log.write(ops::LogLevel::info, "stopped",
                     {{"abandoned", static_cast<std::int64_t>(state.in_flight)}});
-    ioc.stop();
+    for (auto& context : contexts)
+        context->stop();
 }
 
 } // namespace
@@ -69,7 +72,18 @@ int run_serve(std::span<const std::string> args) {
     register_migration_metrics(metrics);
     std::signal(SIGPIPE, SIG_IGN);
 
-    asio::io_context ioc(static_cast<int>(config.threads));
+    // One io_context per thread, each run by its own thread. A client connection stays on one for its whole
+    // life, so its reads, writes and timers never hand over between threads: with one io_context shared by
+    // two threads, completions woke the other thread all the time (113 against 81 us of CPU per pass-through
+    // request). The first also runs the acceptor, the signals and the upstream chain's own servers.
+    std::vector<std::unique_ptr<asio::io_context>> contexts;
+    for (unsigned i = 0; i < config.threads; ++i)
+        contexts.push_back(std::make_unique<asio::io_context>(1));
+    asio::io_context& ioc = *contexts.front();
+    // Each context's reactor (epoll, eventfd, timerfd) is made now rather than with its first connection, so
+    // the descriptors the process holds at rest are all there from the start.
+    for (auto& context : contexts)
+        asio::steady_timer{*context};
     std::unique_ptr<UpstreamChain> chain;
     std::unique_ptr<migrate::BaselineCatalog> baseline;
     try {
@@ -95,7 +109,10 @@ int run_serve(std::span<const std::string> args) {
                       {},
                       {}};
 
-    Server server(ioc, state);
+    std::vector<asio::io_context*> connection_contexts;
+    for (auto& context : contexts)
+        connection_contexts.push_back(context.get());
+    Server server(ioc, connection_contexts, state);
     asio::ip::tcp::endpoint bound;
     try {
         bound = server.listen();
@@ -107,7 +124,7 @@ int run_serve(std::span<const std::string> args) {
     // Signals are caught before the `listening` line: whoever waits for that line may send SIGTERM at once.
     asio::signal_set signals(ioc, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code& ec, int) {
-        if (!ec) asio::co_spawn(ioc, drain(ioc, server, state), asio::detached);
+        if (!ec) asio::co_spawn(ioc, drain(ioc, server, state, contexts), asio::detached);
     });
     server.start();
     log.write(ops::LogLevel::info, "listening",
@@ -117,9 +134,13 @@ int run_serve(std::span<const std::string> args) {
                {"mode", std::string(mode_name(config.mode))},
                {"server_key", state.server_key.empty() ? std::string("none") : std::string("configured")}});
 
+    // The others have nothing to do until a connection comes: they must not return from run() before.
+    std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keep_running;
     std::vector<std::thread> threads;
-    for (unsigned i = 1; i < config.threads; ++i)
-        threads.emplace_back([&] { ioc.run(); });
+    for (unsigned i = 1; i < config.threads; ++i) {
+        keep_running.push_back(asio::make_work_guard(*contexts[i]));
+        threads.emplace_back([&context = *contexts[i]] { context.run(); });
+    }
     ioc.run();
     for (auto& t : threads)
         t.join();

@@ -36,7 +36,7 @@ std::string request_id_of(std::string_view given) {
         !given.empty() && given.size() <= 128 && std::all_of(given.begin(), given.end(), [](char c) {
             return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
         });
-    return plain ? std::string(given) : util::random_hex(16);
+    return plain ? std::string(given) : util::new_request_id();
 }
 
 // The answer to a request that could not be parsed, or nothing (the peer left or was too slow).
@@ -56,18 +56,18 @@ std::optional<HttpAnswer> answer_for_read_error(const error_code& ec) {
     return std::nullopt;
 }
 
-// A Transfer-Encoding that does not end in chunked leaves the body's length unknown (RFC 9112 6.3); Beast then
-// reads the request as bodiless, or by a Content-Length beside it, while a peer that honours the coding would
-// frame it otherwise: a smuggling gap. So is any Transfer-Encoding in HTTP/1.0 (RFC 9112 6.1). Such a request is
-// refused and the connection closed, before anything reaches the upstream.
+// A Transfer-Encoding that does not end in chunked leaves the body's length unknown (RFC 9112 6.3); Beast
+// then reads the request as bodiless, or by a Content-Length beside it, while a peer that honours the coding
+// would frame it otherwise: a smuggling gap. So is any Transfer-Encoding in HTTP/1.0 (RFC 9112 6.1). Such a
+// request is refused and the connection closed, before anything reaches the upstream.
 bool framing_is_ambiguous(const http::request_parser<http::empty_body>& parser) {
     const auto& req = parser.get();
     if (req.find(http::field::transfer_encoding) == req.end()) return false;
     return !parser.chunked() || req.version() < 11;
 }
 
-// The message for a pass-through that gave no upstream answer: the client's body is to blame for the 400 and 413
-// the relay reports, the upstream for the rest.
+// The message for a pass-through that gave no upstream answer: the client's body is to blame for the 400 and
+// 413 the relay reports, the upstream for the rest.
 std::string_view relay_failure_message(std::string_view code) {
     if (code == "DeadlineExceededError") return "the upstream did not answer in time";
     if (code == "PayloadTooLargeError") return "the request body is larger than --max-body-bytes";
@@ -176,7 +176,7 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream, ServerState& st
         st.metrics.inc("sigma_shim_received_bytes_total", {}, static_cast<double>(header_bytes));
         if (ec) {
             if (auto answer = answer_for_read_error(ec)) {
-                RequestFacts facts{"-", util::random_hex(16), {}, 11, false, false};
+                RequestFacts facts{"-", util::new_request_id(), {}, 11, false, false};
                 const auto sent = co_await write_answer(stream, *answer, facts, false, cfg, ec);
                 st.metrics.inc("sigma_shim_sent_bytes_total", {}, static_cast<double>(sent));
                 log_request(st, facts, "invalid", answer->status, std::chrono::steady_clock::now() - start, 0,
@@ -204,8 +204,9 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream, ServerState& st
         HttpAnswer answer;
         std::string route_name(route_class_name(route.route_class));
         if (framing_is_ambiguous(parser)) {
-            answer = error_answer("InvalidArgumentError",
-                                  "Transfer-Encoding must end in chunked, without Content-Length, in HTTP/1.1");
+            answer =
+                error_answer("InvalidArgumentError",
+                             "Transfer-Encoding must end in chunked, without Content-Length, in HTTP/1.1");
             route_name = "invalid";
             keep_alive = false; // where this request ends is unknown: nothing after it can be trusted
         } else if (has_body && route.route_class != RouteClass::passthrough) {
@@ -285,11 +286,14 @@ asio::awaitable<void> guarded(beast::tcp_stream stream, ServerState& st) {
     }
 }
 
-asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, asio::io_context& ioc, ServerState& st) {
-    for (;;) {
+asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, asio::io_context& ioc,
+                                  const std::vector<asio::io_context*>& contexts, ServerState& st) {
+    for (std::size_t next = 0;; ++next) {
         error_code ec;
-        tcp::socket socket = co_await acceptor.async_accept(asio::make_strand(ioc),
-                                                            asio::redirect_error(asio::use_awaitable, ec));
+        // One thread runs each context, so a connection needs no strand.
+        auto& context = *contexts[next % contexts.size()];
+        tcp::socket socket =
+            co_await acceptor.async_accept(context, asio::redirect_error(asio::use_awaitable, ec));
         if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
         if (ec) {
             // Out of descriptors, say: wait a little rather than spin.
@@ -308,8 +312,9 @@ asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, asio::io_context& ioc
 } // namespace
 
 // The acceptor lives on a strand: the drain closes it from another thread.
-Server::Server(asio::io_context& ioc, ServerState& state)
-    : ioc_(ioc), state_(state), acceptor_(asio::make_strand(ioc)) {}
+Server::Server(asio::io_context& ioc, std::vector<asio::io_context*> connection_contexts, ServerState& state)
+    : ioc_(ioc), connection_contexts_(std::move(connection_contexts)), state_(state),
+      acceptor_(asio::make_strand(ioc)) {}
 
 tcp::endpoint Server::listen() {
     const tcp::endpoint endpoint(asio::ip::make_address(state_.config.listen_host),
@@ -322,7 +327,8 @@ tcp::endpoint Server::listen() {
 }
 
 void Server::start() {
-    asio::co_spawn(acceptor_.get_executor(), accept_loop(acceptor_, ioc_, state_), asio::detached);
+    asio::co_spawn(acceptor_.get_executor(), accept_loop(acceptor_, ioc_, connection_contexts_, state_),
+                   asio::detached);
 }
 
 void Server::stop_accepting() {

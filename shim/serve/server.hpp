@@ -1,15 +1,19 @@
 #pragma once
-// The HTTP/1.1 front: one acceptor, one coroutine per connection on its own strand.
+// The HTTP/1.1 front: one acceptor, one coroutine per connection, the connections spread over io_contexts
+// that one thread each runs.
 #include "serve/server_state.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <vector>
 
 namespace shim::serve {
 
 class Server {
 public:
-    Server(boost::asio::io_context& ioc, ServerState& state);
+    // The acceptor runs on `ioc`; accepted connections go to `connection_contexts` in turn.
+    Server(boost::asio::io_context& ioc, std::vector<boost::asio::io_context*> connection_contexts,
+           ServerState& state);
 
     // Binds and listens; throws boost::system::system_error when the address cannot be had.
     boost::asio::ip::tcp::endpoint listen();
@@ -19,6 +23,7 @@ public:
 
 private:
     boost::asio::io_context& ioc_;
+    std::vector<boost::asio::io_context*> connection_contexts_;
     ServerState& state_;
     boost::asio::ip::tcp::acceptor acceptor_;
 };

@@ -113,7 +113,7 @@ void CacheUpstream::publish_sizes() {
 boost::asio::awaitable<UpstreamResponse> CacheUpstream::get(UpstreamRequest request) {
     const std::string kind(object_kind(request.target));
     // sigma_rule objects are the same for every key; everything else is kept apart per key.
-    const std::string partition = kind == "sigma_rule" ? std::string("*") : util::sha256_hex(request.api_key);
+    const std::string partition = kind == "sigma_rule" ? std::string("*") : util::key_digest(request.api_key);
     const std::string key = cache_key(partition, request.target, kind);
     const auto found = lru_.find(key, Clock::now());
     auto from_cache = [&](CacheStatus status) {

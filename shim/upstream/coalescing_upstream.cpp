@@ -20,7 +20,7 @@ struct CoalescingUpstream::Flight {
 };
 
 asio::awaitable<UpstreamResponse> CoalescingUpstream::get(UpstreamRequest request) {
-    const std::string key = util::sha256_hex(request.api_key) + " " + request.target;
+    const std::string key = util::key_digest(request.api_key) + " " + request.target;
     std::shared_ptr<Flight> flight;
     std::shared_ptr<Waiter> waiter;
     const auto executor = co_await asio::this_coro::executor;

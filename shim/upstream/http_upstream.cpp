@@ -3,6 +3,7 @@
 #include "upstream/connection_pool.hpp"
 #include "util/gzip.hpp"
 
+#include <algorithm>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -105,13 +106,18 @@ asio::awaitable<std::unique_ptr<Connection>> ConnectionPool::acquire(Clock::time
             co_return nullptr;
         }
     }
+    const auto executor = co_await asio::this_coro::executor;
     while (!fresh) {
         std::unique_ptr<Connection> conn;
         {
             std::lock_guard lock(mutex_);
             if (idle_.empty()) break;
-            conn = std::move(idle_.back());
-            idle_.pop_back();
+            // Preferably one on the caller's io_context, whose thread then does all of the request's I/O.
+            auto it = std::find_if(idle_.rbegin(), idle_.rend(),
+                                   [&](const auto& c) { return c->tcp().get_executor() == executor; });
+            auto taken = it == idle_.rend() ? std::prev(idle_.end()) : std::prev(it.base());
+            conn = std::move(*taken);
+            idle_.erase(taken);
         }
         if (!idle_connection_is_clean(*conn)) continue; // closed; the slot taken above goes to the next
         conn->reused = true;
@@ -124,15 +130,18 @@ asio::awaitable<std::unique_ptr<Connection>> ConnectionPool::acquire(Clock::time
 
 asio::awaitable<std::unique_ptr<Connection>> ConnectionPool::connect(Clock::time_point deadline,
                                                                      ConnectError& error) {
+    // On the caller's io_context: the request that opens a connection does its I/O without a thread
+    // hand-over.
+    const auto executor = co_await asio::this_coro::executor;
     std::unique_ptr<Connection> conn;
     if (address_.tls)
-        conn = std::make_unique<Connection>(std::in_place_type<Connection::Tls>, executor_, tls_);
+        conn = std::make_unique<Connection>(std::in_place_type<Connection::Tls>, executor, tls_);
     else
-        conn = std::make_unique<Connection>(std::in_place_type<Connection::Plain>, executor_);
+        conn = std::make_unique<Connection>(std::in_place_type<Connection::Plain>, executor);
 
     error_code ec, timer_ec;
-    tcp::resolver resolver(executor_);
-    asio::steady_timer timer(executor_, deadline);
+    tcp::resolver resolver(executor);
+    asio::steady_timer timer(executor, deadline);
     tcp::resolver::results_type endpoints;
     const auto resolved = co_await (
         resolver.async_resolve(address_.host, address_.port, asio::redirect_error(asio::use_awaitable, ec)) ||

@@ -26,7 +26,7 @@ void QuotaUpstream::publish(const std::string& book_key) {
 }
 
 asio::awaitable<std::optional<UpstreamResponse>> QuotaUpstream::admit(const std::string& api_key) {
-    const std::string book_key = util::sha256_hex(api_key);
+    const std::string book_key = util::key_digest(api_key);
     std::chrono::milliseconds waited{0};
     for (;;) {
         const auto decision = book_.try_take(book_key, SteadyClock::now(), SystemClock::now());
@@ -58,7 +58,7 @@ void QuotaUpstream::observe(const std::string& api_key, unsigned status, const s
     if (status != 429) return;
     const auto wait =
         economy::parse_retry_after(retry_after, SystemClock::now()).value_or(std::chrono::seconds(60));
-    book_.mark_exhausted(util::sha256_hex(api_key), SteadyClock::now() + wait);
+    book_.mark_exhausted(util::key_digest(api_key), SteadyClock::now() + wait);
 }
 
 asio::awaitable<UpstreamResponse> QuotaUpstream::get(UpstreamRequest request) {

@@ -1,8 +1,11 @@
 #include "util/key_hash.hpp"
 
 #include <climits>
+#include <cstdint>
+#include <cstring>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <random>
 #include <stdexcept>
 #include <vector>
 
@@ -31,9 +34,19 @@ std::string sha256_hex(std::string_view data) {
     return to_hex(md, size);
 }
 
+std::string key_digest(std::string_view api_key) {
+    thread_local std::string last_key;
+    thread_local std::string last_digest;
+    if (last_digest.empty() || api_key != last_key) {
+        last_digest = sha256_hex(api_key);
+        last_key = api_key;
+    }
+    return last_digest;
+}
+
 std::string key_fingerprint(std::string_view api_key) {
     if (api_key.empty()) return {};
-    return sha256_hex(api_key).substr(0, 12);
+    return key_digest(api_key).substr(0, 12);
 }
 
 std::string random_hex(std::size_t bytes) {
@@ -44,6 +57,20 @@ std::string random_hex(std::size_t bytes) {
         throw std::runtime_error("random_hex: RAND_bytes failed");
     }
     return to_hex(buf.data(), buf.size());
+}
+
+std::string new_request_id() {
+    thread_local std::mt19937_64 generator = [] {
+        const std::string seed = random_hex(32);
+        std::seed_seq sequence(seed.begin(), seed.end());
+        return std::mt19937_64(sequence);
+    }();
+    unsigned char bytes[16];
+    for (std::size_t i = 0; i < sizeof bytes; i += 8) {
+        const std::uint64_t word = generator();
+        std::memcpy(bytes + i, &word, 8);
+    }
+    return to_hex(bytes, sizeof bytes);
 }
 
 } // namespace shim::util

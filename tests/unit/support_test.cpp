@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <limits>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -438,6 +439,27 @@ BOOST_AUTO_TEST_CASE(key_hash_random_hex) {
     BOOST_TEST(a.find_first_not_of("0123456789abcdef") == std::string::npos, a);
     BOOST_TEST(a != b);
     BOOST_TEST(shim::util::random_hex(0).empty());
+}
+
+BOOST_AUTO_TEST_CASE(key_digest_is_the_sha256_of_whichever_key_comes) {
+    using shim::util::key_digest;
+    using shim::util::sha256_hex;
+    for (const char* key : {"abc", "abc", "other", "abc", "", "other"})
+        BOOST_TEST(key_digest(key) == sha256_hex(key), key);
+}
+
+BOOST_AUTO_TEST_CASE(request_ids_are_distinct_hex) {
+    std::set<std::string> seen;
+    for (int i = 0; i < 10000; ++i) {
+        const auto id = shim::util::new_request_id();
+        BOOST_TEST_REQUIRE(id.size() == 32u);
+        BOOST_TEST_REQUIRE(id.find_first_not_of("0123456789abcdef") == std::string::npos, id);
+        seen.insert(id);
+    }
+    BOOST_TEST(seen.size() == 10000u);
+    std::string other_thread;
+    std::thread([&] { other_thread = shim::util::new_request_id(); }).join();
+    BOOST_TEST(!seen.contains(other_thread));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
