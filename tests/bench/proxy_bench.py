@@ -16,6 +16,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -155,6 +156,8 @@ def main():
     ap.add_argument("--rss-connections", type=int, default=256, help="connections for the RSS runs (256)")
     ap.add_argument("--threads", type=int, default=2, help="shim threads and nginx workers (default 2)")
     ap.add_argument("--wrk-threads", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="runs of each 32-connection comparison, interleaved; the table shows medians (default 3)")
     ap.add_argument("--verbose", action="store_true", help="print wrk's own output too")
     args = ap.parse_args()
 
@@ -182,6 +185,8 @@ def main():
         procs.append(shim)
         wait_port(shim_port)
 
+        runs = {}  # (label, connections) -> [wrk result, ...], in the order first run
+
         def run(label, url, connections=args.connections, script=None):
             r = wrk(url, connections, args.seconds, args.wrk_threads, script)
             if args.verbose:
@@ -189,20 +194,21 @@ def main():
             if r["non2xx"] or r["socket_errors"]:
                 print("warning: %s: %d non-2xx, socket errors: %s" % (label, r["non2xx"], r["socket_errors"]),
                       file=sys.stderr)
-            rows.append((label, connections, r))
-            return r
+            runs.setdefault((label, connections), []).append(r)
 
         file_path = "/api/v3/files/" + F568
         legacy_path = "/api/v3/files/%s/sigma_analysis" % F568
-        # (a) pass-through.
-        direct = run("(a) upstream direct (nginx static)", "http://127.0.0.1:%d%s" % (up_port, file_path))
-        nginx_a = run("(a) nginx proxy_pass", "http://127.0.0.1:%d%s" % (proxy_port, file_path))
-        shim_a = run("(a) sigma-shim pass-through", "http://127.0.0.1:%d%s" % (shim_port, file_path))
-        # (b) a legacy answer: static file vs warm cache.
         subprocess.run(["curl", "-sf", "-o", "/dev/null", "http://127.0.0.1:%d%s" % (shim_port, legacy_path)],
                        check=True)
-        nginx_b = run("(b) nginx static legacy answer", "http://127.0.0.1:%d/legacy/%s" % (up_port, F568))
-        shim_b = run("(b) sigma-shim legacy, warm cache", "http://127.0.0.1:%d%s" % (shim_port, legacy_path))
+        # The comparisons, interleaved so that a noisy moment of a shared machine hits both sides alike.
+        for _ in range(args.repeat):
+            # (a) pass-through.
+            run("(a) upstream direct (nginx static)", "http://127.0.0.1:%d%s" % (up_port, file_path))
+            run("(a) nginx proxy_pass", "http://127.0.0.1:%d%s" % (proxy_port, file_path))
+            run("(a) sigma-shim pass-through", "http://127.0.0.1:%d%s" % (shim_port, file_path))
+            # (b) a legacy answer: static file vs warm cache.
+            run("(b) nginx static legacy answer", "http://127.0.0.1:%d/legacy/%s" % (up_port, F568))
+            run("(b) sigma-shim legacy, warm cache", "http://127.0.0.1:%d%s" % (shim_port, legacy_path))
         # Peak RSS at many connections.
         run("(a) sigma-shim pass-through", "http://127.0.0.1:%d%s" % (shim_port, file_path),
             connections=args.rss_connections)
@@ -235,7 +241,13 @@ def main():
         run("(c) sigma-shim cold, upstream +50 ms", "http://127.0.0.1:%d" % cold_port, script=script)
         up.stop()
 
-        print_table(rows, direct, nginx_a, shim_a, nginx_b, shim_b, shim_rss, proxy_rss, args)
+        for (label, conns), results in runs.items():
+            rows.append((label, conns, {k: statistics.median(r[k] for r in results) for k in ("rps", "p50", "p99")},
+                         len(results)))
+        median = {label: r for label, conns, r, _ in rows if conns == args.connections}
+        print_table(rows, median["(a) upstream direct (nginx static)"], median["(a) nginx proxy_pass"],
+                    median["(a) sigma-shim pass-through"], median["(b) nginx static legacy answer"],
+                    median["(b) sigma-shim legacy, warm cache"], shim_rss, proxy_rss, args)
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)
@@ -260,9 +272,10 @@ def print_table(rows, direct, nginx_a, shim_a, nginx_b, shim_b, shim_rss, proxy_
           "nginx %d workers" % (time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), os.cpu_count(), cpu,
                                 args.wrk_threads, args.seconds, args.threads, args.threads))
     print()
-    print("%-40s %6s %12s %10s %10s" % ("run", "conns", "requests/s", "p50 ms", "p99 ms"))
-    for label, conns, r in rows:
-        print("%-40s %6d %12.0f %10.3f %10.3f" % (label, conns, r["rps"], r["p50"], r["p99"]))
+    print("%-40s %6s %5s %12s %10s %10s" % ("run (medians over runs)", "conns", "runs", "requests/s", "p50 ms",
+                                            "p99 ms"))
+    for label, conns, r, n in rows:
+        print("%-40s %6d %5d %12.0f %10.3f %10.3f" % (label, conns, n, r["rps"], r["p50"], r["p99"]))
     print()
     a_ratio = shim_a["rps"] / nginx_a["rps"]
     b_ratio = shim_b["rps"] / nginx_b["rps"]
