@@ -146,7 +146,7 @@ const std::vector<Option>& options() {
          "", apply_ca},
         {"public-base", "URL", "the base of every link in reconstructed answers",
          "https://www.virustotal.com", apply_public_base},
-        number_option<unsigned>("threads", "threads running the server", "the number of cores",
+        number_option<unsigned>("threads", "threads, each running its own event loop", "the number of cores",
                                 &ServeConfig::threads, 1, 256),
         number_option<std::size_t>("max-header-bytes", "largest request header block accepted", "16384",
                                    &ServeConfig::max_header_bytes, 1024, 1u << 20),
