@@ -176,22 +176,13 @@ bool load(const std::string& path, const CommandIo& io, std::vector<Recording>& 
     }
     for (const auto& file : files) {
         const std::string file_path = file.string();
-        std::string bytes, error;
-        const bool read = io.read ? io.read(file_path, bytes, error) : read_input(file_path, bytes, error);
-        if (!read) {
-            io.err << "sigma-shim compare: " << error << '\n';
-            return false;
-        }
-        auto doc = parse_json_document(bytes);
-        if (!doc.error.empty()) {
-            io.err << "sigma-shim compare: " << file_path << ": " << doc.error << '\n';
-            return false;
-        }
+        auto doc = load_json_input(file_path, io.read, "compare", io.err);
+        if (!doc) return false;
         Recording r;
         r.path = file_path;
         r.name = file.filename().string();
-        r.answer.status = compare::recorded_status(doc.value);
-        r.answer.body = std::move(doc.value);
+        r.answer.status = compare::recorded_status(*doc);
+        r.answer.body = std::move(*doc);
         r.shape = compare::legacy_shape(r.answer.body, r.name);
         out.push_back(std::move(r));
     }

@@ -67,18 +67,8 @@ public:
     Loader(const CommandIo& io) : io_(io) {}
 
     const json::value* load(const std::string& path) {
-        std::string bytes, error;
-        const bool read = io_.read ? io_.read(path, bytes, error) : read_input(path, bytes, error);
-        if (!read) {
-            io_.err << "sigma-shim convert: " << error << '\n';
-            return nullptr;
-        }
-        auto doc = parse_json_document(bytes);
-        if (!doc.error.empty()) {
-            io_.err << "sigma-shim convert: " << display(path) << ": " << doc.error << '\n';
-            return nullptr;
-        }
-        return &docs_.emplace_back(std::move(doc.value));
+        auto doc = load_json_input(path, io_.read, "convert", io_.err);
+        return doc ? &docs_.emplace_back(std::move(*doc)) : nullptr;
     }
 
     bool fail(const std::string& path, const std::string& what) {

@@ -1,5 +1,7 @@
 #pragma once
 // `sigma-shim convert`: the reconstruction core on files, for scripts and for checking answers by hand.
+#include "cli/json_document.hpp"
+
 #include <functional>
 #include <ostream>
 #include <span>
@@ -9,9 +11,6 @@ namespace shim::cli {
 
 // Exit statuses of `convert`.
 enum ConvertExit : int { done = 0, usage = 2, bad_input = 3, no_analysis = 4 };
-
-// Reads the bytes of a named input ("-" is standard input). Returns false and sets `error` on failure.
-using InputReader = std::function<bool(const std::string& path, std::string& bytes, std::string& error)>;
 
 struct CommandIo {
     std::ostream& out;

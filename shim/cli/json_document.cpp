@@ -64,4 +64,20 @@ bool read_input(const std::string& path, std::string& bytes, std::string& error)
     return true;
 }
 
+std::optional<boost::json::value> load_json_input(const std::string& path, const InputReader& read,
+                                                  std::string_view command, std::ostream& err) {
+    std::string bytes, error;
+    if (!(read ? read(path, bytes, error) : read_input(path, bytes, error))) {
+        err << "sigma-shim " << command << ": " << error << '\n';
+        return std::nullopt;
+    }
+    auto doc = parse_json_document(bytes);
+    if (!doc.error.empty()) {
+        err << "sigma-shim " << command << ": " << (path == "-" ? "standard input" : path) << ": "
+            << doc.error << '\n';
+        return std::nullopt;
+    }
+    return std::move(doc.value);
+}
+
 } // namespace shim::cli

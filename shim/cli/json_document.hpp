@@ -1,6 +1,9 @@
 #pragma once
 // Reading one JSON document from bytes, with a precise place when it is not JSON.
 #include <boost/json/value.hpp>
+#include <functional>
+#include <optional>
+#include <ostream>
 #include <string>
 #include <string_view>
 
@@ -15,5 +18,13 @@ JsonDocument parse_json_document(std::string_view bytes);
 
 // Reads a whole file, or standard input for "-". Returns false and sets `error` when it cannot be read.
 bool read_input(const std::string& path, std::string& bytes, std::string& error);
+
+// Reads the bytes of a named input ("-" is standard input). Returns false and sets `error` on failure.
+using InputReader = std::function<bool(const std::string& path, std::string& bytes, std::string& error)>;
+
+// Reads `path` with `read` (read_input when null) and parses it. On failure writes one line,
+// "sigma-shim COMMAND: PATH: why", to `err` and returns nothing.
+std::optional<boost::json::value> load_json_input(const std::string& path, const InputReader& read,
+                                                  std::string_view command, std::ostream& err);
 
 } // namespace shim::cli

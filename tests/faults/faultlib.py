@@ -29,6 +29,13 @@ FAST = 1.5 if SANITIZED else 1.0
 SETTLE = 10.0 if SANITIZED else 5.0
 CLIENT_TIMEOUT = 20.0
 
+# Expectations for FaultTestCase.check_fault: (status, shim error code or None for a relayed answer cut off, when).
+FAST_ANSWER, AT_DEADLINE = "fast", "deadline"
+TRANSIENT = (503, "TransientError", FAST_ANSWER)
+TIMED_OUT = (504, "DeadlineExceededError", AT_DEADLINE)
+CUT_OFF = (200, None, FAST_ANSWER)
+CUT_OFF_AT_DEADLINE = (200, None, AT_DEADLINE)
+
 
 class Exchange:
     """What a client got: status, headers (lower-case), body bytes, whether the body was complete by its own
@@ -290,6 +297,25 @@ class FaultTestCase(unittest.TestCase):
         self.assertTrue(rid, ex)
         self.assertIsNotNone(self.shim.wait_for_log(lambda d: d.get("request_id") == rid and "status" in d),
                              "no log line for request %s" % rid)
+
+    def check_fault(self, fault, legacy, passthrough, **params):
+        """Scripts `fault` (with `params`) on this test's upstream, then asks a legacy route and a pass-through
+        route. Each expectation is (status, code, timing): a complete error of the shim's when code is set,
+        else the upstream's status relayed and its body cut off; timing FAST or AT_DEADLINE. Returns the
+        pass-through Exchange."""
+        self.up.script(fault, **params)
+        for target, route, (status, code, timing) in ((LEGACY, "reconstructed", legacy),
+                                                      (PASSTHROUGH, "passthrough", passthrough)):
+            ex = self.get(target)
+            if code:
+                self.assertShimError(ex, status, code, route)
+            else:
+                self.assertTruncated(ex, status)
+            if timing == FAST_ANSWER:
+                self.assertFast(ex)
+            else:
+                self.assertAtDeadline(ex)
+        return ex
 
     # -- what the client got ----------------------------------------------------------------------
 
