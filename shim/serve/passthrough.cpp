@@ -17,7 +17,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using boost::system::error_code;
-using upstream::Clock;
+using upstream::SteadyClock;
 using upstream::Connection;
 
 constexpr std::size_t chunk_bytes = 64 * 1024;
@@ -134,7 +134,7 @@ asio::awaitable<RelayOutcome> relay(beast::tcp_stream& client, beast::flat_buffe
     for (int attempt = 0;; ++attempt) {
         answer.emplace();
         upstream::ConnectError connect_error;
-        conn = co_await pool.acquire(Clock::now() + cfg.upstream_timeout, attempt > 0, connect_error);
+        conn = co_await pool.acquire(SteadyClock::now() + cfg.upstream_timeout, attempt > 0, connect_error);
         if (!conn) {
             co_return fail(connect_error.deadline ? "DeadlineExceededError" : "TransientError",
                            connect_error.detail);

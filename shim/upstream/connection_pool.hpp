@@ -17,7 +17,7 @@
 
 namespace shim::upstream {
 
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 struct Connection {
     using Plain = boost::beast::tcp_stream;
@@ -63,7 +63,7 @@ public:
     // A connection, reused or new, within the deadline; at most --upstream-connections are open at once.
     // `fresh` skips the idle list (the retry after a stale connection). An idle connection on which the
     // upstream has closed, reset or sent anything since its last answer is closed, not reused.
-    boost::asio::awaitable<std::unique_ptr<Connection>> acquire(Clock::time_point deadline, bool fresh,
+    boost::asio::awaitable<std::unique_ptr<Connection>> acquire(SteadyClock::time_point deadline, bool fresh,
                                                                 ConnectError& error);
 
     // Returns a connection: kept for reuse when `reusable` (and nothing was read past its answer), else
@@ -74,7 +74,7 @@ public:
     std::string host_header() const;
 
 private:
-    boost::asio::awaitable<std::unique_ptr<Connection>> connect(Clock::time_point deadline,
+    boost::asio::awaitable<std::unique_ptr<Connection>> connect(SteadyClock::time_point deadline,
                                                                 ConnectError& error);
 
     boost::asio::any_io_executor executor_;

@@ -93,7 +93,7 @@ std::string ConnectionPool::host_header() const {
     return default_port ? host : host + ":" + address_.port;
 }
 
-asio::awaitable<std::unique_ptr<Connection>> ConnectionPool::acquire(Clock::time_point deadline, bool fresh,
+asio::awaitable<std::unique_ptr<Connection>> ConnectionPool::acquire(SteadyClock::time_point deadline, bool fresh,
                                                                      ConnectError& error) {
     if (!slots_.try_send(error_code{})) {
         asio::steady_timer timer(co_await asio::this_coro::executor, deadline);
@@ -128,7 +128,7 @@ asio::awaitable<std::unique_ptr<Connection>> ConnectionPool::acquire(Clock::time
     co_return conn;
 }
 
-asio::awaitable<std::unique_ptr<Connection>> ConnectionPool::connect(Clock::time_point deadline,
+asio::awaitable<std::unique_ptr<Connection>> ConnectionPool::connect(SteadyClock::time_point deadline,
                                                                      ConnectError& error) {
     // On the caller's io_context: the request that opens a connection does its I/O without a thread
     // hand-over.
@@ -200,7 +200,7 @@ HttpUpstream::HttpUpstream(ConnectionPool& pool, std::chrono::milliseconds timeo
     : pool_(pool), timeout_(timeout), max_body_bytes_(max_body_bytes) {}
 
 asio::awaitable<UpstreamResponse> HttpUpstream::get(UpstreamRequest request) {
-    const auto deadline = Clock::now() + timeout_;
+    const auto deadline = SteadyClock::now() + timeout_;
     http::request<http::empty_body> req{http::verb::get, request.target, 11};
     req.set(http::field::host, pool_.host_header());
     req.set(http::field::user_agent, user_agent);
