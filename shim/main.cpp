@@ -1,8 +1,8 @@
 // sigma-shim: answers VirusTotal's deprecated Sigma routes from File and File behaviour objects.
 #include "cli/compare_command.hpp"
 #include "cli/convert_command.hpp"
-#include "serve/compare_reconstructor.hpp"
-#include "serve/serve_command.hpp"
+#include "app/compare_reconstructor.hpp"
+#include "app/serve_command.hpp"
 
 #include <iostream>
 #include <string>
@@ -44,10 +44,10 @@ int main(int argc, char** argv) {
     }
     const std::span<const std::string> rest(args.begin() + 1, args.end());
     if (command == "convert") return shim::cli::run_convert(rest, {std::cout, std::cerr, nullptr});
-    if (command == "serve") return shim::serve::run_serve(rest);
+    if (command == "serve") return shim::app::run_serve(rest);
     if (command == "compare")
         return shim::cli::run_compare(rest, {std::cout, std::cerr, nullptr},
-                                      shim::serve::make_compare_reconstructor);
+                                      shim::app::make_compare_reconstructor);
     std::cerr << "sigma-shim: unknown command '" << command << "'\n\n" << usage;
     return 2;
 }

@@ -15,7 +15,7 @@ namespace shim::cli {
 enum CompareExit : int { same = 0, differs = 1, compare_usage_error = 2, unreadable = 3 };
 
 // Rebuilds the legacy answer for one legacy route target now. Made by the serve side from `--upstream` and
-// the serve flags it was given (see serve/compare_reconstructor.hpp); null when --reconstructed is used.
+// the serve flags it was given (see app/compare_reconstructor.hpp); null when --reconstructed is used.
 class Reconstructor {
 public:
     virtual ~Reconstructor() = default;

@@ -6,7 +6,6 @@
 #include "sigma_analysis/file_id.hpp"
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/json/parse.hpp>
@@ -53,9 +52,10 @@ void register_migration_metrics(ops::Metrics& m) {
 MigrationHandler::MigrationHandler(LegacyHandler& legacy, upstream::Upstream& objects,
                                    upstream::Upstream& legacy_answers, const ServeConfig& config,
                                    ops::Metrics& metrics, ops::Logger& log, migrate::ComparisonStore& store,
-                                   const migrate::BaselineCatalog* baseline)
+                                   const migrate::BaselineCatalog* baseline, net::TaskGroup& background)
     : legacy_(legacy), objects_(objects), legacy_answers_(legacy_answers), config_(config), metrics_(metrics),
-      log_(log), store_(store), baseline_(baseline), redact_(config.redact.begin(), config.redact.end()) {}
+      log_(log), store_(store), baseline_(baseline), background_(background),
+      redact_(config.redact.begin(), config.redact.end()) {}
 
 asio::awaitable<MigrationOutcome> MigrationHandler::handle(const LegacyRequest& request,
                                                            std::string_view mode_header) {
@@ -165,8 +165,8 @@ asio::awaitable<MigrationOutcome> MigrationHandler::shadow(const LegacyRequest& 
         auto route = std::make_shared<const Route>(request.route);
         LegacyRequest copy{*route, request.api_key, request.request_id, request.target};
         const auto executor = co_await asio::this_coro::executor;
-        asio::co_spawn(executor, compare_later(std::move(route), std::move(copy), std::move(*legacy), sha256),
-                       asio::detached);
+        background_.spawn(executor,
+                          compare_later(std::move(route), std::move(copy), std::move(*legacy), sha256));
     } else {
         metrics_.inc("sigma_shim_shadow_skipped_total");
     }

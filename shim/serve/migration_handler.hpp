@@ -6,6 +6,7 @@
 #include "compare/path_glob.hpp"
 #include "migrate/baseline_catalog.hpp"
 #include "migrate/comparison_store.hpp"
+#include "net/task_group.hpp"
 #include "ops/log.hpp"
 #include "ops/metrics.hpp"
 #include "serve/legacy_handler.hpp"
@@ -28,7 +29,8 @@ public:
     // uncached one that asks the upstream for its own legacy answers (it spends quota).
     MigrationHandler(LegacyHandler& legacy, upstream::Upstream& objects, upstream::Upstream& legacy_answers,
                      const ServeConfig& config, ops::Metrics& metrics, ops::Logger& log,
-                     migrate::ComparisonStore& store, const migrate::BaselineCatalog* baseline);
+                     migrate::ComparisonStore& store, const migrate::BaselineCatalog* baseline,
+                     net::TaskGroup& background);
 
     boost::asio::awaitable<MigrationOutcome> handle(const LegacyRequest& request,
                                                     std::string_view mode_header);
@@ -55,6 +57,7 @@ private:
     ops::Logger& log_;
     migrate::ComparisonStore& store_;
     const migrate::BaselineCatalog* baseline_;
+    net::TaskGroup& background_; // shadow comparisons: the drain waits for them, or cancels them
     std::vector<compare::PathGlob> redact_;
 };
 

@@ -1,6 +1,6 @@
 #include "serve/passthrough.hpp"
 
-#include "upstream/connection_pool.hpp"
+#include "upstream/exchange.hpp"
 
 #include <array>
 #include <boost/asio/redirect_error.hpp>
@@ -9,6 +9,7 @@
 #include <boost/beast/ssl.hpp>
 #include <limits>
 #include <optional>
+#include <span>
 
 namespace shim::serve {
 namespace {
@@ -17,7 +18,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using boost::system::error_code;
-using upstream::SteadyClock;
 using upstream::Connection;
 
 constexpr std::size_t chunk_bytes = 64 * 1024;
@@ -73,13 +73,48 @@ bool idempotent(http::verb v) {
            v == http::verb::put || v == http::verb::delete_;
 }
 
+// The client's request body, read a chunk at a time into the relay buffer as the exchange sends it on. A
+// client that waits for "100 Continue" is told to go on only when the body is wanted: after the quota let the
+// request through and the upstream took its header.
+class ClientBody final : public upstream::BodySource {
+public:
+    ClientBody(beast::tcp_stream& client, beast::flat_buffer& client_buffer,
+               http::request_parser<http::buffer_body>& parser, std::span<char> buffer,
+               std::chrono::milliseconds timeout, bool expects_continue)
+        : client_(client), client_buffer_(client_buffer), parser_(parser), buffer_(buffer), timeout_(timeout),
+          expects_continue_(expects_continue) {}
+
+    asio::awaitable<std::span<const char>> next(bool& last, error_code& ec) override {
+        client_.expires_after(timeout_);
+        if (std::exchange(expects_continue_, false)) {
+            http::response<http::empty_body> go_on{http::status::continue_, 11};
+            co_await http::async_write(client_, go_on, asio::redirect_error(asio::use_awaitable, ec));
+            if (ec) co_return std::span<const char>();
+        }
+        parser_.get().body().data = buffer_.data();
+        parser_.get().body().size = buffer_.size();
+        co_await http::async_read(client_, client_buffer_, parser_,
+                                  asio::redirect_error(asio::use_awaitable, ec));
+        if (ec == http::error::need_buffer) ec = {};
+        last = parser_.is_done();
+        co_return std::span<const char>(buffer_.data(), buffer_.size() - parser_.get().body().size);
+    }
+
+private:
+    beast::tcp_stream& client_;
+    beast::flat_buffer& client_buffer_;
+    http::request_parser<http::buffer_body>& parser_;
+    std::span<char> buffer_;
+    std::chrono::milliseconds timeout_;
+    bool expects_continue_;
+};
+
 } // namespace
 
 asio::awaitable<RelayOutcome> relay(beast::tcp_stream& client, beast::flat_buffer& client_buffer,
                                     http::request_parser<http::empty_body>& header,
                                     const RelayRequest& request, ServerState& state) {
     const auto& cfg = state.config;
-    auto& pool = state.pool;
     RelayOutcome out;
     const auto& in = header.get();
     const auto length = header.content_length();
@@ -88,7 +123,7 @@ asio::awaitable<RelayOutcome> relay(beast::tcp_stream& client, beast::flat_buffe
     const auto method = in.method();
     const unsigned version = in.version();
 
-    http::request<http::buffer_body> up;
+    upstream::UpstreamHeader up;
     if (in.method() == http::verb::unknown)
         up.method_string(in.method_string());
     else
@@ -96,7 +131,6 @@ asio::awaitable<RelayOutcome> relay(beast::tcp_stream& client, beast::flat_buffe
     up.target(in.target());
     up.version(11);
     copy_end_to_end(in, up);
-    up.set(http::field::host, pool.host_header());
     up.set("x-apikey", request.api_key);
     up.set("X-Request-Id", request.request_id);
     if (has_body) {
@@ -107,115 +141,44 @@ asio::awaitable<RelayOutcome> relay(beast::tcp_stream& client, beast::flat_buffe
     }
 
     error_code ec;
-    if (has_body && beast::iequals(in[http::field::expect], "100-continue")) {
-        http::response<http::empty_body> go_on{http::status::continue_, 11};
-        client.expires_after(cfg.request_timeout);
-        co_await http::async_write(client, go_on, asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) co_return out;
-    }
-
     std::array<char, chunk_bytes> buf;
-    std::unique_ptr<Connection> conn;
-    std::optional<http::response_parser<http::buffer_body>> answer;
-    const bool may_retry = !has_body && idempotent(method);
     http::request_parser<http::buffer_body> body{std::move(header)};
     body.body_limit(cfg.max_body_bytes);
     // Else Beast reads the body 512 bytes at a time.
     if (has_body) client_buffer.reserve(upstream::read_buffer_bytes);
+    const bool expects_continue = has_body && beast::iequals(in[http::field::expect], "100-continue");
+    ClientBody client_body(client, client_buffer, body, buf, cfg.request_timeout, expects_continue);
 
-    auto fail = [&](std::string code, std::string note) {
-        if (conn) pool.release(std::move(conn), false);
-        out.local_error_code = std::move(code);
-        out.note = std::move(note);
+    // Named, not a temporary: GCC 12 mishandles temporaries inside a co_await expression.
+    upstream::ExchangeRequest exchange_request{
+        &up, request.api_key, "passthrough", has_body ? &client_body : nullptr, idempotent(method), {}};
+    auto exchange = co_await state.upstream.start(std::move(exchange_request));
+    out.bytes_from_client = exchange.body_bytes_sent;
+    if (exchange.refused) {
+        out.refused = std::move(exchange.refused);
+        out.client_reusable = !has_body; // the body was not read
+        co_return out;
+    }
+    if (!exchange.answer) {
+        if (exchange.client_failed) {
+            // The client's body broke off or grew past the limit.
+            out.local_error_code = exchange.client_error == http::error::body_limit ? "PayloadTooLargeError"
+                                                                                    : "InvalidArgumentError";
+        } else {
+            out.local_error_code =
+                exchange.failure == upstream::Failure::deadline ? "DeadlineExceededError" : "TransientError";
+        }
+        out.note = std::move(exchange.detail);
         out.client_reusable = false;
-        return out;
-    };
-
-    for (int attempt = 0;; ++attempt) {
-        answer.emplace();
-        upstream::ConnectError connect_error;
-        conn = co_await pool.acquire(SteadyClock::now() + cfg.upstream_timeout, attempt > 0, connect_error);
-        if (!conn) {
-            co_return fail(connect_error.deadline ? "DeadlineExceededError" : "TransientError",
-                           connect_error.detail);
-        }
-        http::request_serializer<http::buffer_body> sr{up};
-        up.body().data = nullptr;
-        up.body().size = 0;
-        up.body().more = has_body;
-        conn->tcp().expires_after(cfg.upstream_timeout);
-        co_await on_stream(*conn, [&](auto& s) {
-            return http::async_write_header(s, sr, asio::redirect_error(asio::use_awaitable, ec));
-        });
-        // The request body, a chunk at a time: never held whole.
-        while (!ec && has_body && !body.is_done()) {
-            body.get().body().data = buf.data();
-            body.get().body().size = buf.size();
-            client.expires_after(cfg.request_timeout);
-            co_await http::async_read(client, client_buffer, body,
-                                      asio::redirect_error(asio::use_awaitable, ec));
-            if (ec == http::error::need_buffer) ec = {};
-            if (ec) {
-                // The client's body broke off or grew past the limit: the upstream gets an incomplete request
-                // and is dropped; the client gets no answer it could mistake for the upstream's.
-                co_return fail(ec == http::error::body_limit ? "PayloadTooLargeError"
-                                                             : "InvalidArgumentError",
-                               "client body: " + ec.message());
-            }
-            up.body().data = buf.data();
-            up.body().size = buf.size() - body.get().body().size;
-            up.body().more = !body.is_done();
-            out.bytes_from_client += up.body().size;
-            conn->tcp().expires_after(cfg.upstream_timeout);
-            co_await on_stream(*conn, [&](auto& s) {
-                return http::async_write(s, sr, asio::redirect_error(asio::use_awaitable, ec));
-            });
-            if (ec == http::error::need_buffer) ec = {};
-        }
-        if (!ec && !has_body) {
-            co_await on_stream(*conn, [&](auto& s) {
-                return http::async_write(s, sr, asio::redirect_error(asio::use_awaitable, ec));
-            });
-        }
-        if (!ec) conn->tcp().expires_after(cfg.upstream_timeout); // one deadline for every header below
-        for (int interim = 0; !ec; ++interim) {
-            answer->body_limit(std::numeric_limits<std::uint64_t>::max());
-            answer->header_limit(64 * 1024);
-            if (method == http::verb::head) answer->skip(true);
-            co_await on_stream(*conn, [&](auto& s) {
-                return http::async_read_header(s, conn->buffer, *answer,
-                                               asio::redirect_error(asio::use_awaitable, ec));
-            });
-            if (ec) break;
-            const unsigned status = answer->get().result_int();
-            const bool interim_answer = upstream::is_interim_status(status);
-            // Upgrade is hop-by-hop and never forwarded, so a 101 was never asked for; a flood of interim
-            // answers is no answer.
-            if (status == 101 || (interim_answer && interim == upstream::max_interim_answers)) {
-                ec = http::error::bad_status;
-                break;
-            }
-            if (!interim_answer) break;
-            // An interim answer (103 Early Hints, an unasked 100 Continue) precedes the real one (RFC 9110
-            // 15.2). Relayed as the answer, it would leave the real one on the pooled connection for the next
-            // request to take as its own. It is dropped, not forwarded: API clients have no use for it and
-            // several (Python's http.client among them) take any 1xx but 100 for the final answer.
-            answer.emplace();
-        }
-        if (!ec) break;
-        const bool retry = attempt == 0 && may_retry && conn->reused && !answer->got_some() &&
-                           upstream::is_stale_connection_error(ec);
-        pool.release(std::move(conn), false);
-        if (retry) continue;
-        co_return fail(ec == beast::error::timeout ? "DeadlineExceededError" : "TransientError",
-                       "upstream: " + ec.message());
+        co_return out;
     }
 
     // The answer, relayed as it comes: status, end-to-end headers and body bytes (compressed stays
     // compressed).
-    const auto& upstream_answer = answer->get();
+    auto& answer = *exchange.answer;
+    auto& conn = *exchange.lease;
+    const auto& upstream_answer = answer.get();
     const unsigned status = upstream_answer.result_int();
-    out.retry_after = upstream_answer[http::field::retry_after];
     const bool body_expected =
         method != http::verb::head && status != 204 && status != 304 && (status < 100 || status >= 200);
     http::response<http::buffer_body> res;
@@ -231,7 +194,7 @@ asio::awaitable<RelayOutcome> relay(beast::tcp_stream& client, beast::flat_buffe
     res.set("X-Request-Id", request.request_id);
     bool keep_alive = client_keep_alive && !state.draining.load();
     if (body_expected) {
-        if (const auto n = answer->content_length())
+        if (const auto n = answer.content_length())
             res.content_length(*n);
         else if (version >= 11)
             res.chunked(true);
@@ -240,6 +203,7 @@ asio::awaitable<RelayOutcome> relay(beast::tcp_stream& client, beast::flat_buffe
     }
     res.keep_alive(keep_alive);
 
+    http::response_parser<http::buffer_body> answer_body{std::move(answer)};
     http::response_serializer<http::buffer_body> rs{res};
     res.body().data = nullptr;
     res.body().size = 0;
@@ -251,11 +215,12 @@ asio::awaitable<RelayOutcome> relay(beast::tcp_stream& client, beast::flat_buffe
         co_await http::async_write_header(client, rs, asio::redirect_error(asio::use_awaitable, ec));
     bool complete = !ec && !body_expected;
     while (!ec && body_expected) {
-        answer->get().body().data = buf.data();
-        answer->get().body().size = buf.size();
-        conn->tcp().expires_after(cfg.upstream_timeout);
-        co_await on_stream(*conn, [&](auto& s) {
-            return http::async_read(s, conn->buffer, *answer, asio::redirect_error(asio::use_awaitable, ec));
+        answer_body.get().body().data = buf.data();
+        answer_body.get().body().size = buf.size();
+        conn.tcp().expires_after(cfg.upstream_timeout);
+        co_await on_stream(conn, [&](auto& s) {
+            return http::async_read(s, conn.buffer, answer_body,
+                                    asio::redirect_error(asio::use_awaitable, ec));
         });
         if (ec == http::error::need_buffer) ec = {};
         if (ec) {
@@ -263,19 +228,20 @@ asio::awaitable<RelayOutcome> relay(beast::tcp_stream& client, beast::flat_buffe
             break;
         }
         res.body().data = buf.data();
-        res.body().size = buf.size() - answer->get().body().size;
-        res.body().more = !answer->is_done();
+        res.body().size = buf.size() - answer_body.get().body().size;
+        res.body().more = !answer_body.is_done();
         out.bytes_to_client += res.body().size;
         client.expires_after(cfg.request_timeout);
         co_await http::async_write(client, rs, asio::redirect_error(asio::use_awaitable, ec));
         if (ec == http::error::need_buffer) ec = {};
-        if (!ec && answer->is_done()) {
+        if (!ec && answer_body.is_done()) {
             complete = true;
             break;
         }
     }
     if (ec && out.note.empty()) out.note = "client write: " + ec.message();
-    pool.release(std::move(conn), complete && answer->get().keep_alive());
+    exchange.lease.reusable(complete && answer_body.get().keep_alive());
+    exchange.finish(std::to_string(status));
     out.client_reusable = complete && keep_alive;
     co_return out;
 }

@@ -1,12 +1,14 @@
 #pragma once
 // Relays one request to the upstream and its answer back, streaming bodies both ways.
 #include "serve/server_state.hpp"
+#include "upstream/upstream.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
+#include <optional>
 
 namespace shim::serve {
 
@@ -16,9 +18,9 @@ struct RelayOutcome {
     bool answered = false;        // false: nothing was written to the client; the caller sends `local_error`
     std::string local_error_code; // TransientError or DeadlineExceededError, when !answered
     std::string note;             // for the log line
-    std::string retry_after;      // the upstream's Retry-After, for the quota guard
-    std::uint64_t bytes_to_client = 0;   // header and body bytes written to the client
-    std::uint64_t bytes_from_client = 0; // request body bytes read from the client
+    std::optional<upstream::UpstreamResponse> refused; // the quota's local 429: nothing went upstream
+    std::uint64_t bytes_to_client = 0;                 // header and body bytes written to the client
+    std::uint64_t bytes_from_client = 0;               // request body bytes read from the client
 };
 
 struct RelayRequest {

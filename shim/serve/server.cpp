@@ -5,16 +5,14 @@
 #include "serve/passthrough.hpp"
 #include "serve/router.hpp"
 #include "serve/shim_endpoints.hpp"
-#include "upstream/quota_upstream.hpp"
 #include "util/gzip.hpp"
 #include "util/key_hash.hpp"
 
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -160,10 +158,16 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream, ServerState& st
     for (;;) {
         // Between requests the idle deadline applies; once a request has begun, the request deadline.
         if (buffer.size() == 0) {
+            if (st.draining.load()) break;
+            // Waiting for a request is the one place where the drain's first call (a total cancellation)
+            // reaches a connection: it closes. In a request, only the terminal one at the drain deadline
+            // does, so a request under way is finished, not dropped.
+            co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
             stream.expires_after(cfg.idle_timeout);
             const auto n = co_await stream.async_read_some(buffer.prepare(4096),
                                                            asio::redirect_error(asio::use_awaitable, ec));
             if (ec) break;
+            co_await asio::this_coro::reset_cancellation_state();
             buffer.commit(n);
         }
         http::request_parser<http::empty_body> parser; // a fresh parser, with its limits, for every message
@@ -237,35 +241,31 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream, ServerState& st
                 answer = std::move(outcome.answer);
             }
             if (relay_it) {
-                if (auto refused = co_await st.quota.admit(facts.key)) {
-                    answer.status = refused->status;
-                    answer.body = refused->body;
+                const RelayRequest relay_request{facts.key, facts.request_id};
+                auto outcome = co_await relay(stream, buffer, parser, relay_request, st);
+                st.metrics.inc("sigma_shim_received_bytes_total", {},
+                               static_cast<double>(outcome.bytes_from_client));
+                st.metrics.inc("sigma_shim_sent_bytes_total", {},
+                               static_cast<double>(outcome.bytes_to_client));
+                if (outcome.answered) {
+                    log_request(st, facts, route_name, outcome.status,
+                                std::chrono::steady_clock::now() - start, 1, outcome.note);
+                    if (!outcome.client_reusable) break;
+                    continue;
+                }
+                if (outcome.refused) {
+                    answer.status = outcome.refused->status;
+                    answer.body = std::move(outcome.refused->body);
                     answer.set("Content-Type", "application/json; charset=utf-8");
-                    answer.set("Retry-After", refused->retry_after);
-                    answer.set("X-Sigma-Shim", "passthrough");
+                    answer.set("Retry-After", outcome.refused->retry_after);
                     if (has_body) keep_alive = false;
                 } else {
-                    const RelayRequest relay_request{facts.key, facts.request_id};
-                    const auto outcome = co_await relay(stream, buffer, parser, relay_request, st);
-                    st.quota.observe(facts.key, outcome.status, outcome.retry_after);
-                    st.metrics.inc("sigma_shim_received_bytes_total", {},
-                                   static_cast<double>(outcome.bytes_from_client));
-                    st.metrics.inc("sigma_shim_sent_bytes_total", {},
-                                   static_cast<double>(outcome.bytes_to_client));
-                    if (outcome.answered) {
-                        log_request(st, facts, route_name, outcome.status,
-                                    std::chrono::steady_clock::now() - start, 1, outcome.note);
-                        st.metrics.inc("sigma_shim_upstream_requests_total",
-                                       {"passthrough", std::to_string(outcome.status)});
-                        if (!outcome.client_reusable) break;
-                        continue;
-                    }
                     answer = error_answer(outcome.local_error_code,
                                           relay_failure_message(outcome.local_error_code));
                     answer.note = outcome.note;
-                    answer.set("X-Sigma-Shim", "passthrough");
                     keep_alive = false;
                 }
+                answer.set("X-Sigma-Shim", "passthrough");
             }
         }
         const auto sent = co_await write_answer(stream, answer, facts, keep_alive, cfg, ec);
@@ -280,6 +280,14 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream, ServerState& st
 asio::awaitable<void> guarded(beast::tcp_stream stream, ServerState& st) {
     try {
         co_await serve_connection(std::move(stream), st);
+    } catch (const boost::system::system_error& e) {
+        // At the drain deadline every wait of a connection is cancelled, and the coroutine unwinds from
+        // where it was by this exception.
+        if (e.code() == asio::error::operation_aborted && st.draining.load()) {
+            st.log.write(ops::LogLevel::warn, "connection cut off at the drain deadline");
+        } else {
+            st.log.write(ops::LogLevel::error, "connection failed", {{"error", std::string(e.what())}});
+        }
     } catch (const std::exception& e) {
         // A bug must cost one connection, never the process.
         st.log.write(ops::LogLevel::error, "connection failed", {{"error", std::string(e.what())}});
@@ -287,7 +295,8 @@ asio::awaitable<void> guarded(beast::tcp_stream stream, ServerState& st) {
 }
 
 asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, asio::io_context& ioc,
-                                  const std::vector<asio::io_context*>& contexts, ServerState& st) {
+                                  const std::vector<asio::io_context*>& contexts, ServerState& st,
+                                  net::TaskGroup& connections) {
     for (std::size_t next = 0;; ++next) {
         error_code ec;
         // One thread runs each context, so a connection needs no strand.
@@ -305,16 +314,17 @@ asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, asio::io_context& ioc
         // Headers and bodies leave in separate writes: without this, Nagle and delayed ACKs add 40 ms.
         socket.set_option(tcp::no_delay(true), ec);
         auto executor = socket.get_executor();
-        asio::co_spawn(executor, guarded(beast::tcp_stream(std::move(socket)), st), asio::detached);
+        connections.spawn(executor, guarded(beast::tcp_stream(std::move(socket)), st));
     }
 }
 
 } // namespace
 
-// The acceptor lives on a strand: the drain closes it from another thread.
 Server::Server(asio::io_context& ioc, std::vector<asio::io_context*> connection_contexts, ServerState& state)
-    : ioc_(ioc), connection_contexts_(std::move(connection_contexts)), state_(state),
-      acceptor_(asio::make_strand(ioc)) {}
+    : ioc_(ioc), connection_contexts_(std::move(connection_contexts)), state_(state), acceptor_(ioc),
+      connections_([&state](std::exception_ptr) {
+          state.log.write(ops::LogLevel::error, "connection failed", {{"error", std::string("exception")}});
+      }) {}
 
 tcp::endpoint Server::listen() {
     const tcp::endpoint endpoint(asio::ip::make_address(state_.config.listen_host),
@@ -327,15 +337,23 @@ tcp::endpoint Server::listen() {
 }
 
 void Server::start() {
-    asio::co_spawn(acceptor_.get_executor(), accept_loop(acceptor_, ioc_, connection_contexts_, state_),
-                   asio::detached);
+    connections_.spawn(acceptor_.get_executor(),
+                       accept_loop(acceptor_, ioc_, connection_contexts_, state_, connections_));
 }
 
 void Server::stop_accepting() {
-    asio::post(acceptor_.get_executor(), [this] {
-        error_code ec;
-        acceptor_.close(ec);
-    });
+    error_code ec;
+    acceptor_.close(ec); // on ioc_, the acceptor's own thread
+    connections_.cancel(asio::cancellation_type::total);
+}
+
+asio::awaitable<bool> Server::wait_closed(std::chrono::steady_clock::time_point deadline) {
+    co_return co_await connections_.wait_empty(deadline);
+}
+
+asio::awaitable<void> Server::cut_off() {
+    connections_.cancel(asio::cancellation_type::terminal);
+    co_await connections_.wait_empty(std::chrono::steady_clock::time_point::max());
 }
 
 } // namespace shim::serve

@@ -8,8 +8,7 @@
 #include <string>
 
 namespace shim::upstream {
-class ConnectionPool;
-class QuotaUpstream;
+class Exchanger;
 } // namespace shim::upstream
 
 namespace shim::economy {
@@ -28,9 +27,8 @@ struct ServerState {
     const ServeConfig& config;
     ops::Logger& log;
     ops::Metrics& metrics;
-    upstream::ConnectionPool& pool;
+    upstream::Exchanger& upstream;               // pass-through exchanges, with the quota and the pool
     MigrationHandler& migration;                 // legacy routes, in the configured mode
-    upstream::QuotaUpstream& quota;              // pass-through spends quota too
     const economy::ByteLru& cache;               // for /_shim/cache
     const migrate::ComparisonStore& comparisons; // for /_shim/comparisons
     std::string server_key;                      // from --api-key-env; used when a client sends no x-apikey

@@ -5,6 +5,7 @@
 #include "migrate/comparison_store.hpp"
 #include "ops/metrics.hpp"
 #include "sigma_analysis/json_writer.hpp"
+#include "upstream/upstream_metrics.hpp"
 
 namespace shim::serve {
 namespace {
@@ -38,11 +39,7 @@ void register_server_metrics(ops::Metrics& m) {
                     "Time from request header to the end of the answer", {"route"}, buckets);
     m.add_gauge("sigma_shim_in_flight_requests", "Requests being answered");
     m.add_gauge("sigma_shim_open_connections", "Client connections open");
-    m.add_counter("sigma_shim_upstream_requests_total", "Upstream requests, by purpose and status",
-                  {"purpose", "status"});
-    m.add_histogram("sigma_shim_upstream_duration_seconds", "Upstream request durations", {"purpose"},
-                    buckets);
-    m.add_gauge("sigma_shim_upstream_in_flight", "Upstream requests under way for reconstructions");
+    upstream::register_upstream_metrics(m);
     m.add_counter("sigma_shim_cache_requests_total",
                   "Upstream fetches looked up in the cache, by object kind and result", {"kind", "result"});
     m.add_counter("sigma_shim_cache_evictions_total", "Cache entries evicted to stay within --cache-bytes",

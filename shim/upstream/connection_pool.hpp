@@ -1,9 +1,13 @@
 #pragma once
-// Keep-alive connections to the one configured upstream, plain or TLS, shared by reconstruction and
-// pass-through.
-#include "serve/config.hpp"
+// Keep-alive connections to the one configured upstream, plain or TLS, shared by reconstruction fetches and
+// pass-through. A connection belongs to the io_context it was opened on: it is kept idle there and reused
+// only there, so one thread does all of its I/O (Beast's streams require their operations on one strand).
+// The limit on connections in use is global. A connection in use is held by a ConnectionLease, which gives it
+// back (or closes it) and frees its slot in its destructor, whatever path the holder leaves by.
+#include "ops/metrics.hpp"
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/execution_context.hpp>
 #include <boost/asio/experimental/concurrent_channel.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -12,6 +16,9 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -24,11 +31,12 @@ struct Connection {
     using Tls = boost::beast::ssl_stream<boost::beast::tcp_stream>;
     template <typename T, typename... Args>
     explicit Connection(std::in_place_type_t<T> type, Args&&... args)
-        : stream(type, std::forward<Args>(args)...) {}
+        : stream(type, std::forward<Args>(args)...), thread(std::this_thread::get_id()) {}
 
     std::variant<Plain, Tls> stream;
     boost::beast::flat_buffer buffer; // bytes read ahead of the parser (empty between answers)
-    bool reused = false; // taken from the idle list: it may have been closed by the peer meanwhile
+    bool reused = false;    // taken from the idle list: it may have been closed by the peer meanwhile
+    std::thread::id thread; // the thread that opened it, the only one that may drive it
 
     boost::beast::tcp_stream& tcp() {
         return std::visit(
@@ -40,50 +48,87 @@ struct Connection {
 // let Beast 1.81 miss an oversized header block (tests/faults: test_header_block_over_the_limit).
 inline constexpr std::size_t read_buffer_bytes = 32 * 1024;
 
-// 1xx answers other than 101: interim, the real answer follows on the same connection.
-bool is_interim_status(unsigned status);
-// How many interim answers one request may get before the upstream is deemed broken.
-inline constexpr int max_interim_answers = 8;
-
-// A reused connection that fails with this before any byte of the answer was probably closed by the peer
-// while idle: the request may be sent once more on a fresh connection.
-bool is_stale_connection_error(const boost::system::error_code& ec);
-
 // Why a connection could not be had.
 struct ConnectError {
     bool deadline = false;
     std::string detail;
 };
 
+struct PoolOptions {
+    bool tls = true;
+    std::string host; // as in the Host header and SNI
+    std::string port;
+    std::string ca_file;         // extra trust anchors (PEM), added to the system store
+    std::size_t max_in_use = 16; // connections in use at once, over every thread
+};
+
+class ConnectionPool;
+
+// A connection taken from the pool. Empty when none could be had.
+class ConnectionLease {
+public:
+    ConnectionLease() = default;
+    ConnectionLease(ConnectionPool& pool, std::unique_ptr<Connection> connection)
+        : pool_(&pool), connection_(std::move(connection)) {}
+    ConnectionLease(ConnectionLease&& other) noexcept
+        : pool_(other.pool_), connection_(std::move(other.connection_)), reusable_(other.reusable_) {}
+    ConnectionLease& operator=(ConnectionLease&& other) noexcept;
+    ConnectionLease(const ConnectionLease&) = delete;
+    ConnectionLease& operator=(const ConnectionLease&) = delete;
+    ~ConnectionLease() { give_back(); }
+
+    explicit operator bool() const { return connection_ != nullptr; }
+    Connection& operator*() const { return *connection_; }
+    Connection* operator->() const { return connection_.get(); }
+
+    // The answer was read to its end and the upstream keeps the connection open: it may serve another
+    // request. Without this, the connection is closed when the lease ends.
+    void reusable(bool yes) { reusable_ = yes; }
+    // Ends the lease now rather than at the end of the holder's scope.
+    void give_back();
+
+private:
+    ConnectionPool* pool_ = nullptr;
+    std::unique_ptr<Connection> connection_;
+    bool reusable_ = false;
+};
+
 class ConnectionPool {
 public:
-    ConnectionPool(boost::asio::any_io_executor executor, const serve::ServeConfig& config);
+    // Throws when the TLS context cannot be set up (a bad ca_file). `slots_executor` only hosts the slot
+    // channel; connections are opened on their caller's executor.
+    ConnectionPool(boost::asio::any_io_executor slots_executor, PoolOptions options, ops::Metrics& metrics);
     ~ConnectionPool();
+    ConnectionPool(const ConnectionPool&) = delete;
+    ConnectionPool& operator=(const ConnectionPool&) = delete;
 
-    // A connection, reused or new, within the deadline; at most --upstream-connections are open at once.
-    // `fresh` skips the idle list (the retry after a stale connection). An idle connection on which the
-    // upstream has closed, reset or sent anything since its last answer is closed, not reused.
-    boost::asio::awaitable<std::unique_ptr<Connection>> acquire(SteadyClock::time_point deadline, bool fresh,
-                                                                ConnectError& error);
+    // A connection for one exchange, on the caller's io_context: an idle one of that io_context unless
+    // `fresh`, else a new one; waits for a free slot until `deadline`. An idle connection that the upstream
+    // has closed, reset or sent anything on since its last answer is closed, not reused.
+    boost::asio::awaitable<ConnectionLease> acquire(SteadyClock::time_point deadline, bool fresh,
+                                                    ConnectError& error);
 
-    // Returns a connection: kept for reuse when `reusable` (and nothing was read past its answer), else
-    // closed. Frees its slot either way.
-    void release(std::unique_ptr<Connection> connection, bool reusable);
+    // Closes every idle connection. For the end of the process, when no thread runs the io_contexts any more.
+    void close_idle();
 
-    const serve::UpstreamAddress& address() const { return address_; }
     std::string host_header() const;
 
 private:
+    friend class ConnectionLease;
+    void give_back(std::unique_ptr<Connection> connection, bool reusable);
     boost::asio::awaitable<std::unique_ptr<Connection>> connect(SteadyClock::time_point deadline,
                                                                 ConnectError& error);
+    // Counts a use of `connection` from the running thread, and whether that thread is not its own.
+    void note_use(const Connection& connection);
 
-    boost::asio::any_io_executor executor_;
-    serve::UpstreamAddress address_;
+    PoolOptions options_;
+    ops::Metrics& metrics_;
     boost::asio::ssl::context tls_;
-    // One token per open connection: sending blocks while all slots are taken.
+    // One token per connection in use: sending blocks while all slots are taken.
     boost::asio::experimental::concurrent_channel<void(boost::system::error_code)> slots_;
     std::mutex mutex_;
-    std::vector<std::unique_ptr<Connection>> idle_;
+    // Idle connections by the io_context they belong to.
+    std::unordered_map<boost::asio::execution_context*, std::vector<std::unique_ptr<Connection>>> idle_;
 };
 
 } // namespace shim::upstream

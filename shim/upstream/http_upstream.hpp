@@ -1,6 +1,6 @@
 #pragma once
-// The upstream over HTTP(S): GET with deadlines, a body limit, gzip, and one retry of a stale pooled
-// connection.
+// The upstream over HTTP(S) for reconstruction fetches: a GET through the exchange (quota, pool, deadline,
+// stale-connection retry, metrics), then the whole body, within a limit, gzip inflated.
 #include "upstream/upstream.hpp"
 
 #include <chrono>
@@ -8,17 +8,22 @@
 
 namespace shim::upstream {
 
-class ConnectionPool;
+class Exchanger;
+
+struct HttpUpstreamOptions {
+    std::chrono::milliseconds timeout{std::chrono::seconds(30)}; // the whole exchange, body included
+    std::size_t max_body_bytes = 64u << 20;                      // inflated
+};
 
 class HttpUpstream final : public Upstream {
 public:
-    HttpUpstream(ConnectionPool& pool, std::chrono::milliseconds timeout, std::size_t max_body_bytes);
+    HttpUpstream(Exchanger& exchanger, HttpUpstreamOptions options)
+        : exchanger_(exchanger), options_(options) {}
     boost::asio::awaitable<UpstreamResponse> get(UpstreamRequest request) override;
 
 private:
-    ConnectionPool& pool_;
-    std::chrono::milliseconds timeout_;
-    std::size_t max_body_bytes_;
+    Exchanger& exchanger_;
+    HttpUpstreamOptions options_;
 };
 
 // The User-Agent sent upstream: VirusTotal's front end compresses only for agents that mention gzip.

@@ -14,8 +14,8 @@ namespace asio = boost::asio;
 using SteadyClock = std::chrono::steady_clock;
 using SystemClock = std::chrono::system_clock;
 
-QuotaUpstream::QuotaUpstream(Upstream& next, const serve::ServeConfig& config, ops::Metrics& metrics)
-    : next_(next), config_(config), metrics_(metrics),
+QuotaUpstream::QuotaUpstream(const serve::ServeConfig& config, ops::Metrics& metrics)
+    : config_(config), metrics_(metrics),
       book_(economy::QuotaLimits{config.quota_per_minute, config.quota_per_day}) {}
 
 void QuotaUpstream::publish(const std::string& book_key) {
@@ -59,13 +59,6 @@ void QuotaUpstream::observe(const std::string& api_key, unsigned status, const s
     const auto wait =
         economy::parse_retry_after(retry_after, SystemClock::now()).value_or(std::chrono::seconds(60));
     book_.mark_exhausted(util::key_digest(api_key), SteadyClock::now() + wait);
-}
-
-asio::awaitable<UpstreamResponse> QuotaUpstream::get(UpstreamRequest request) {
-    if (auto refused = co_await admit(request.api_key)) co_return *refused;
-    auto response = co_await next_.get(request);
-    observe(request.api_key, response.status, response.retry_after);
-    co_return response;
 }
 
 } // namespace shim::upstream

@@ -89,7 +89,8 @@ private:
 };
 
 // Runs `task` on `ioc` until it is done (and whatever else it started is idle); returns its value.
-template <typename T> T run_to_end(boost::asio::io_context& ioc, boost::asio::awaitable<T> task) {
+template <typename T>
+T run_to_end(boost::asio::io_context& ioc, boost::asio::awaitable<T> task) {
     std::optional<T> value;
     std::exception_ptr failure;
     boost::asio::co_spawn(ioc, std::move(task), [&](std::exception_ptr e, T v) {

@@ -1,16 +1,18 @@
-// The in-process upstream's answers (shim/serve/replay_catalog.hpp): File objects by any hash, behaviour
+// The in-process upstream's answers (shim/replay/replay_catalog.hpp): File objects by any hash, behaviour
 // pages by record path and alias, the empty behaviour list, sigma_rule objects, 404 bodies; the bundled demo
-// objects; and DemoUpstream reading a recorded folder (shim/serve/demo_upstream.hpp).
-#include "serve/demo_data.hpp"
-#include "serve/demo_upstream.hpp"
-#include "serve/replay_catalog.hpp"
+// objects; and DemoUpstream reading a recorded folder (shim/replay/demo_upstream.hpp).
+#include "replay/demo_data.hpp"
+#include "replay/demo_upstream.hpp"
+#include "replay/replay_catalog.hpp"
 #include "upstream/record_layout.hpp"
 
 #include <atomic>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/use_future.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
@@ -22,7 +24,7 @@
 #include <unistd.h>
 #include <vector>
 
-using shim::serve::ReplayCatalog;
+using shim::replay::ReplayCatalog;
 namespace fs = std::filesystem;
 
 namespace {
@@ -316,7 +318,7 @@ BOOST_AUTO_TEST_CASE(anything_else_is_not_found) {
 
 BOOST_AUTO_TEST_CASE(bundled_demo_objects) {
     ReplayCatalog c;
-    for (const auto& object : shim::serve::demo_objects())
+    for (const auto& object : shim::replay::demo_objects())
         c.add(object.path, std::string(object.json));
     const std::string demo_sha256 = "f568a0362c238ebbadca53fd4307dac2fe209ddc6257fd300379ebc3c10261e9";
 
@@ -346,13 +348,14 @@ BOOST_AUTO_TEST_CASE(demo_upstream_serves_a_recorded_folder) {
     dir.write("sigma_rules/r1.json", R"({"data":{"type":"sigma_rule","id":"r1"}})");
 
     boost::asio::io_context ioc;
-    shim::serve::DemoUpstream upstream(ioc, dir.path.string());
-    const auto port = upstream.start();
+    shim::replay::DemoUpstream upstream(ioc, dir.path.string());
+    const auto port = upstream.listen();
+    upstream.start();
     std::thread runner([&] { ioc.run(); });
     const auto file = http_get(port, "/api/v3/files/" + upper(sha256) + "?relationships=comments");
     const auto page = http_get(port, "/api/v3/files/" + sha1 + "/behaviours");
     const auto missing = http_get(port, "/api/v3/files/" + other_sha256);
-    ioc.stop();
+    boost::asio::co_spawn(ioc, upstream.stop(), boost::asio::use_future).get();
     runner.join();
 
     BOOST_TEST(file.starts_with("HTTP/1.1 200"));
@@ -365,12 +368,13 @@ BOOST_AUTO_TEST_CASE(demo_upstream_serves_a_recorded_folder) {
 
 BOOST_AUTO_TEST_CASE(demo_upstream_bundled_by_default) {
     boost::asio::io_context ioc;
-    shim::serve::DemoUpstream upstream(ioc, "");
-    const auto port = upstream.start();
+    shim::replay::DemoUpstream upstream(ioc, "");
+    const auto port = upstream.listen();
+    upstream.start();
     std::thread runner([&] { ioc.run(); });
     const auto file =
         http_get(port, "/api/v3/files/f568a0362c238ebbadca53fd4307dac2fe209ddc6257fd300379ebc3c10261e9");
-    ioc.stop();
+    boost::asio::co_spawn(ioc, upstream.stop(), boost::asio::use_future).get();
     runner.join();
     BOOST_TEST(file.starts_with("HTTP/1.1 200"));
 }
@@ -379,7 +383,7 @@ BOOST_AUTO_TEST_CASE(demo_upstream_refuses_a_bad_folder) {
     boost::asio::io_context ioc;
     auto message_of = [&](const std::string& folder) {
         try {
-            shim::serve::DemoUpstream upstream(ioc, folder);
+            shim::replay::DemoUpstream upstream(ioc, folder);
         } catch (const std::runtime_error& e) {
             return std::string(e.what());
         }

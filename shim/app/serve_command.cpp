@@ -1,11 +1,12 @@
-#include "serve/serve_command.hpp"
+#include "app/serve_command.hpp"
 
+#include "app/upstream_chain.hpp"
 #include "migrate/baseline_catalog.hpp"
 #include "migrate/comparison_store.hpp"
+#include "net/task_group.hpp"
 #include "serve/config.hpp"
 #include "serve/migration_handler.hpp"
 #include "serve/server.hpp"
-#include "serve/upstream_chain.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -18,42 +19,54 @@
 #include <iostream>
 #include <thread>
 
-namespace shim::serve {
+namespace shim::app {
 namespace {
 
 namespace asio = boost::asio;
+using serve::MigrationHandler;
+using serve::ServeConfig;
+using serve::Server;
+using serve::ServerState;
 
 std::string endpoint_text(const asio::ip::tcp::endpoint& e) {
     const auto address = e.address().to_string();
     return (e.address().is_v6() ? "[" + address + "]" : address) + ":" + std::to_string(e.port());
 }
 
-// On SIGTERM or SIGINT: stop accepting, answer readyz 503, let requests in flight finish within the drain
-// timeout, then stop.
-asio::awaitable<void> drain(asio::io_context& ioc, Server& server, ServerState& state,
-                            std::vector<std::unique_ptr<asio::io_context>>& contexts) {
+// On SIGTERM or SIGINT: stop accepting and close idle connections, answer readyz 503, let requests in
+// flight and background comparisons finish within the drain timeout; past it, cancel them and wait until
+// each has unwound. Then stop the in-process upstream, if any. When this returns, no coroutine is left.
+asio::awaitable<void> drain(Server& server, ServerState& state, net::TaskGroup& background,
+                            UpstreamChain& chain) {
     state.draining = true;
     server.stop_accepting();
     state.log.write(ops::LogLevel::info, "draining",
-                    {{"in_flight", static_cast<std::int64_t>(state.in_flight)}});
+                    {{"in_flight", static_cast<std::int64_t>(state.in_flight)},
+                     {"background", static_cast<std::int64_t>(background.size())}});
     const auto deadline = std::chrono::steady_clock::now() + state.config.drain_timeout;
-    asio::steady_timer tick(ioc);
-    while (state.in_flight > 0 && std::chrono::steady_clock::now() < deadline) {
-        tick.expires_after(std::chrono::milliseconds(20));
-        co_await tick.async_wait(asio::use_awaitable);
+    const bool connections_closed = co_await server.wait_closed(deadline);
+    const bool background_done = co_await background.wait_empty(deadline);
+    std::int64_t abandoned = 0;
+    if (!connections_closed || !background_done) {
+        abandoned = static_cast<std::int64_t>(state.in_flight) + static_cast<std::int64_t>(background.size());
+        state.log.write(ops::LogLevel::warn, "drain timeout: cancelling",
+                        {{"in_flight", static_cast<std::int64_t>(state.in_flight)},
+                         {"connections", static_cast<std::int64_t>(server.open_connections())},
+                         {"background", static_cast<std::int64_t>(background.size())}});
+        background.cancel(asio::cancellation_type::terminal);
+        co_await server.cut_off();
+        co_await background.wait_empty(std::chrono::steady_clock::time_point::max());
     }
-    state.log.write(ops::LogLevel::info, "stopped",
-                    {{"abandoned", static_cast<std::int64_t>(state.in_flight)}});
-    for (auto& context : contexts)
-        context->stop();
+    co_await chain.stop();
+    state.log.write(ops::LogLevel::info, "stopped", {{"abandoned", abandoned}});
 }
 
 } // namespace
 
 int run_serve(std::span<const std::string> args) {
-    const auto parsed = parse_serve_config(args, [](const char* name) { return std::getenv(name); });
+    const auto parsed = serve::parse_serve_config(args, [](const char* name) { return std::getenv(name); });
     if (parsed.help) {
-        std::cout << serve_usage();
+        std::cout << serve::serve_usage();
         return 0;
     }
     if (!parsed.error.empty()) {
@@ -62,20 +75,28 @@ int run_serve(std::span<const std::string> args) {
     }
     ServeConfig config = parsed.config;
     const char* server_key = std::getenv(config.api_key_env.c_str());
-    if (const auto refused = exposure_error(config, server_key && *server_key); !refused.empty()) {
+    if (const auto refused = serve::exposure_error(config, server_key && *server_key); !refused.empty()) {
         std::cerr << "sigma-shim serve: " << refused << "\n";
         return 2;
     }
     ops::Logger log(std::cerr, config.log_level);
     ops::Metrics metrics;
-    register_server_metrics(metrics);
-    register_migration_metrics(metrics);
+    serve::register_server_metrics(metrics);
+    serve::register_migration_metrics(metrics);
     std::signal(SIGPIPE, SIG_IGN);
 
+    // What follows is destroyed in the reverse order of its declaration, and every coroutine has ended
+    // before any of it goes (the drain waits until each task group is empty and the in-process upstream has
+    // stopped), so no coroutine frame can outlive what it points at:
+    //   server (acceptor, connection group) > state > migration handler > background comparisons >
+    //   comparisons, baseline > chain (layers, the pool: idle connections closed once the threads have
+    //   stopped) > io_contexts.
+    // The io_contexts go last because every socket, timer and channel above belongs to one of them.
+
     // One io_context per thread, each run by its own thread. A client connection stays on one for its whole
-    // life, so its reads, writes and timers never hand over between threads: with one io_context shared by
-    // two threads, completions woke the other thread all the time (113 against 81 us of CPU per pass-through
-    // request). The first also runs the acceptor, the signals and the upstream chain's own servers.
+    // life, so its reads, writes and timers never hand over between threads, and so do the upstream
+    // connections it opens (the pool keeps them per io_context). The first also runs the acceptor, the
+    // signals and the in-process upstream, if any.
     std::vector<std::unique_ptr<asio::io_context>> contexts;
     for (unsigned i = 0; i < config.threads; ++i)
         contexts.push_back(std::make_unique<asio::io_context>(1));
@@ -92,22 +113,22 @@ int run_serve(std::span<const std::string> args) {
             baseline = std::make_unique<migrate::BaselineCatalog>(config.baseline_dir);
     } catch (const std::exception& e) {
         std::cerr << "sigma-shim serve: " << e.what() << "\n";
+        if (chain) { // the in-process upstream is serving: end it before its io_context goes
+            asio::co_spawn(ioc, chain->stop(), asio::detached);
+            ioc.run();
+        }
         return 2;
     }
     migrate::ComparisonStore comparisons(config.keep_mismatches);
+    net::TaskGroup background(
+        [&log](std::exception_ptr) { log.write(ops::LogLevel::error, "background comparison failed"); });
     MigrationHandler migration(chain->legacy(), chain->objects(), chain->uncached(), config, metrics, log,
-                               comparisons, baseline.get());
-    ServerState state{config,
-                      log,
-                      metrics,
-                      chain->pool(),
-                      migration,
-                      chain->quota(),
-                      chain->cache(),
-                      comparisons,
-                      server_key ? server_key : "",
-                      {},
-                      {}};
+                               comparisons, baseline.get(), background);
+    ServerState state{config,      log,
+                      metrics,     chain->exchanger(),
+                      migration,   chain->cache(),
+                      comparisons, server_key ? server_key : "",
+                      {},          {}};
 
     std::vector<asio::io_context*> connection_contexts;
     for (auto& context : contexts)
@@ -119,22 +140,25 @@ int run_serve(std::span<const std::string> args) {
     } catch (const boost::system::system_error& e) {
         std::cerr << "sigma-shim serve: cannot listen on " << config.listen_host << ":" << config.listen_port
                   << ": " << e.code().message() << "\n";
+        asio::co_spawn(ioc, chain->stop(), asio::detached);
+        ioc.run();
         return 2;
     }
     // Signals are caught before the `listening` line: whoever waits for that line may send SIGTERM at once.
     asio::signal_set signals(ioc, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code& ec, int) {
-        if (!ec) asio::co_spawn(ioc, drain(ioc, server, state, contexts), asio::detached);
+        if (!ec) asio::co_spawn(ioc, drain(server, state, background, *chain), asio::detached);
     });
     server.start();
     log.write(ops::LogLevel::info, "listening",
               {{"address", endpoint_text(bound)},
                {"upstream", config.upstream.origin},
                {"threads", static_cast<std::int64_t>(config.threads)},
-               {"mode", std::string(mode_name(config.mode))},
+               {"mode", std::string(serve::mode_name(config.mode))},
                {"server_key", state.server_key.empty() ? std::string("none") : std::string("configured")}});
 
-    // The others have nothing to do until a connection comes: they must not return from run() before.
+    // The others have nothing to do until a connection comes: they must not return from run() before. The
+    // first returns once the drain is over (nothing is left on it), then lets the others return too.
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keep_running;
     std::vector<std::thread> threads;
     for (unsigned i = 1; i < config.threads; ++i) {
@@ -142,9 +166,11 @@ int run_serve(std::span<const std::string> args) {
         threads.emplace_back([&context = *contexts[i]] { context.run(); });
     }
     ioc.run();
+    keep_running.clear();
     for (auto& t : threads)
         t.join();
+    chain->close_idle_connections();
     return 0;
 }
 
-} // namespace shim::serve
+} // namespace shim::app

@@ -1,15 +1,14 @@
-#include "serve/demo_upstream.hpp"
+#include "replay/demo_upstream.hpp"
 
-#include "serve/demo_data.hpp"
-#include "serve/replay_catalog.hpp"
+#include "net/task_group.hpp"
+#include "replay/demo_data.hpp"
+#include "replay/replay_catalog.hpp"
 #include "sigma_analysis/errors.hpp"
 
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -20,7 +19,7 @@
 #include <stdexcept>
 #include <vector>
 
-namespace shim::serve {
+namespace shim::replay {
 namespace {
 
 namespace asio = boost::asio;
@@ -110,16 +109,17 @@ asio::awaitable<void> serve_demo_connection(tcp::socket socket, const ReplayCata
     stream.socket().shutdown(tcp::socket::shutdown_both, ec);
 }
 
-asio::awaitable<void> demo_accept_loop(tcp::acceptor& acceptor, const ReplayCatalog& catalog) {
+asio::awaitable<void> demo_accept_loop(tcp::acceptor& acceptor, const ReplayCatalog& catalog,
+                                       net::TaskGroup& connections) {
     for (;;) {
         boost::system::error_code ec;
         auto socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
         if (ec) {
-            if (!acceptor.is_open()) co_return;
+            if (!acceptor.is_open() || ec == asio::error::operation_aborted) co_return;
             continue;
         }
         auto executor = socket.get_executor();
-        asio::co_spawn(executor, serve_demo_connection(std::move(socket), catalog), asio::detached);
+        connections.spawn(executor, serve_demo_connection(std::move(socket), catalog));
     }
 }
 
@@ -127,24 +127,35 @@ asio::awaitable<void> demo_accept_loop(tcp::acceptor& acceptor, const ReplayCata
 
 struct DemoUpstream::Impl {
     Impl(asio::io_context& ioc, const std::string& dir)
-        : acceptor(asio::make_strand(ioc)), catalog(dir.empty() ? bundled_catalog() : recorded_catalog(dir)) {
-    }
+        : acceptor(ioc), catalog(dir.empty() ? bundled_catalog() : recorded_catalog(dir)) {}
     tcp::acceptor acceptor;
     ReplayCatalog catalog;
+    net::TaskGroup tasks; // the accept loop and every connection
 };
 
 DemoUpstream::DemoUpstream(asio::io_context& ioc, std::string dir)
     : impl_(std::make_unique<Impl>(ioc, dir)) {}
 DemoUpstream::~DemoUpstream() = default;
 
-std::uint16_t DemoUpstream::start() {
+std::uint16_t DemoUpstream::listen() {
     const tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), 0);
     impl_->acceptor.open(endpoint.protocol());
     impl_->acceptor.bind(endpoint);
     impl_->acceptor.listen();
-    asio::co_spawn(impl_->acceptor.get_executor(), demo_accept_loop(impl_->acceptor, impl_->catalog),
-                   asio::detached);
     return impl_->acceptor.local_endpoint().port();
 }
 
-} // namespace shim::serve
+void DemoUpstream::start() {
+    impl_->tasks.spawn(impl_->acceptor.get_executor(),
+                       demo_accept_loop(impl_->acceptor, impl_->catalog, impl_->tasks));
+}
+
+asio::awaitable<void> DemoUpstream::stop() {
+    boost::system::error_code ec;
+    impl_->acceptor.close(ec);
+    // Nothing of the shim waits on these any more: cut them off, then wait until each has ended.
+    impl_->tasks.cancel(asio::cancellation_type::terminal);
+    co_await impl_->tasks.wait_empty(std::chrono::steady_clock::time_point::max());
+}
+
+} // namespace shim::replay

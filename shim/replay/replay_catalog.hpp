@@ -20,7 +20,7 @@
 #include <utility>
 #include <vector>
 
-namespace shim::serve {
+namespace shim::replay {
 
 class ReplayCatalog {
 public:
@@ -48,4 +48,4 @@ private:
     std::map<std::string, std::string, std::less<>> alias_;   // lower-cased hash -> files/ path
 };
 
-} // namespace shim::serve
+} // namespace shim::replay

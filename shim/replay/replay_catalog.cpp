@@ -1,4 +1,4 @@
-#include "serve/replay_catalog.hpp"
+#include "replay/replay_catalog.hpp"
 
 #include "sigma_analysis/errors.hpp"
 #include "sigma_analysis/file_id.hpp"
@@ -10,7 +10,7 @@
 #include <boost/url/parse.hpp>
 #include <stdexcept>
 
-namespace shim::serve {
+namespace shim::replay {
 namespace {
 
 namespace json = boost::json;
@@ -196,4 +196,4 @@ std::pair<unsigned, std::string> ReplayCatalog::answer(std::string_view target) 
     return not_found(shown);
 }
 
-} // namespace shim::serve
+} // namespace shim::replay

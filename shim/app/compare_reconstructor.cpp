@@ -1,10 +1,10 @@
-#include "serve/compare_reconstructor.hpp"
+#include "app/compare_reconstructor.hpp"
 
+#include "app/upstream_chain.hpp"
 #include "serve/legacy_handler.hpp"
 #include "serve/migration_handler.hpp"
 #include "serve/router.hpp"
 #include "serve/server_state.hpp"
-#include "serve/upstream_chain.hpp"
 #include "util/key_hash.hpp"
 
 #include <algorithm>
@@ -15,10 +15,18 @@
 #include <iostream>
 #include <thread>
 
-namespace shim::serve {
+namespace shim::app {
 namespace {
 
 namespace asio = boost::asio;
+using serve::comparable;
+using serve::error_answer;
+using serve::HttpAnswer;
+using serve::LegacyHandler;
+using serve::LegacyRequest;
+using serve::Route;
+using serve::RouteClass;
+using serve::ServeConfig;
 
 // Reconstructions through the chain `serve` uses, on an io_context of its own run by one thread; each call
 // waits for its answer, so recorded answers are reconstructed one after another (the quota flags pace them).
@@ -26,23 +34,25 @@ class ChainReconstructor final : public cli::Reconstructor {
 public:
     ChainReconstructor(ServeConfig config, ops::LogLevel level)
         : config_(std::move(config)), log_(std::cerr, level), work_(ioc_.get_executor()) {
-        register_server_metrics(metrics_);
+        serve::register_server_metrics(metrics_);
         chain_ = std::make_unique<UpstreamChain>(ioc_, config_, metrics_, log_);
         const char* key = std::getenv(config_.api_key_env.c_str());
         key_ = key ? key : "";
         runner_ = std::thread([this] { ioc_.run(); });
     }
 
+    // The in-process upstream's server, if any, ends first; then the thread, once nothing is left to run.
     ~ChainReconstructor() override {
+        asio::co_spawn(ioc_, chain_->stop(), asio::use_future).get();
         work_.reset();
-        ioc_.stop();
         runner_.join();
+        chain_->close_idle_connections();
     }
 
     bool has_key() const { return !key_.empty(); }
 
     compare::Answer reconstruct(std::string_view target) override {
-        auto route = std::make_shared<const Route>(route_request("GET", target));
+        auto route = std::make_shared<const Route>(serve::route_request("GET", target));
         if (route->route_class != RouteClass::legacy) {
             HttpAnswer refused = error_answer("InvalidArgumentError", "not a legacy Sigma route");
             return comparable(refused);
@@ -72,7 +82,8 @@ private:
 
 std::unique_ptr<cli::Reconstructor> make_compare_reconstructor(std::span<const std::string> serve_args,
                                                                std::string& error) {
-    const auto parsed = parse_serve_config(serve_args, [](const char* name) { return std::getenv(name); });
+    const auto parsed =
+        serve::parse_serve_config(serve_args, [](const char* name) { return std::getenv(name); });
     if (!parsed.error.empty()) {
         error = parsed.error;
         return nullptr;
@@ -95,4 +106,4 @@ std::unique_ptr<cli::Reconstructor> make_compare_reconstructor(std::span<const s
     }
 }
 
-} // namespace shim::serve
+} // namespace shim::app

@@ -3,7 +3,7 @@
 #include <span>
 #include <string_view>
 
-namespace shim::serve {
+namespace shim::replay {
 
 struct DemoObject {
     std::string_view
@@ -13,4 +13,4 @@ struct DemoObject {
 
 std::span<const DemoObject> demo_objects();
 
-} // namespace shim::serve
+} // namespace shim::replay

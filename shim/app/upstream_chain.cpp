@@ -1,12 +1,12 @@
-#include "serve/upstream_chain.hpp"
+#include "app/upstream_chain.hpp"
 
 #include "economy/byte_lru.hpp"
-#include "serve/demo_upstream.hpp"
+#include "replay/demo_upstream.hpp"
 #include "serve/legacy_handler.hpp"
-#include "serve/metered_upstream.hpp"
 #include "upstream/cache_upstream.hpp"
 #include "upstream/coalescing_upstream.hpp"
 #include "upstream/connection_pool.hpp"
+#include "upstream/exchange.hpp"
 #include "upstream/http_upstream.hpp"
 #include "upstream/quota_upstream.hpp"
 #include "upstream/recording_upstream.hpp"
@@ -15,54 +15,61 @@
 #include <optional>
 #include <stdexcept>
 
-namespace shim::serve {
+namespace shim::app {
 
 // Members in the order they are built: each layer holds a reference to the one below it.
 struct UpstreamChain::Layers {
-    std::unique_ptr<DemoUpstream> demo;
+    std::unique_ptr<replay::DemoUpstream> demo;
     std::unique_ptr<upstream::ConnectionPool> pool;
-    std::optional<upstream::HttpUpstream> client;
-    std::optional<MeteredUpstream> metered;
-    std::optional<upstream::RecordingUpstream> recording;
     std::optional<upstream::QuotaUpstream> quota;
+    std::optional<upstream::Exchanger> exchanger;
+    std::optional<upstream::HttpUpstream> client;
+    std::optional<upstream::RecordingUpstream> recording;
     std::optional<upstream::RetryUpstream> retry;
     std::optional<economy::ByteLru> lru;
     std::optional<upstream::CacheUpstream> cache;
     std::optional<upstream::CoalescingUpstream> coalescing;
-    std::optional<AnswerMemo> memo;
-    std::optional<LegacyHandler> legacy;
+    std::optional<serve::AnswerMemo> memo;
+    std::optional<serve::LegacyHandler> legacy;
 };
 
-UpstreamChain::UpstreamChain(boost::asio::io_context& ioc, ServeConfig& config, ops::Metrics& metrics,
+UpstreamChain::UpstreamChain(boost::asio::io_context& ioc, serve::ServeConfig& config, ops::Metrics& metrics,
                              ops::Logger& log)
     : layers_(std::make_unique<Layers>()) {
     auto& l = *layers_;
     if (config.upstream.demo) {
         try {
-            l.demo = std::make_unique<DemoUpstream>(ioc, config.upstream.dir);
+            l.demo = std::make_unique<replay::DemoUpstream>(ioc, config.upstream.dir);
         } catch (const std::exception& e) {
             throw std::runtime_error("--upstream " + config.upstream.origin + ": " + e.what());
         }
         config.upstream.host = "127.0.0.1";
-        config.upstream.port = std::to_string(l.demo->start());
+        config.upstream.port = std::to_string(l.demo->listen());
     }
     try {
-        l.pool = std::make_unique<upstream::ConnectionPool>(ioc.get_executor(), config);
+        l.pool = std::make_unique<upstream::ConnectionPool>(
+            ioc.get_executor(),
+            upstream::PoolOptions{config.upstream.tls, config.upstream.host, config.upstream.port,
+                                  config.upstream_ca, config.upstream_connections},
+            metrics);
     } catch (const std::exception& e) {
         throw std::runtime_error("cannot set up TLS for the upstream (--upstream-ca " + config.upstream_ca +
                                  "): " + e.what());
     }
-    l.client.emplace(*l.pool, config.upstream_timeout, config.upstream_max_body_bytes);
-    l.metered.emplace(*l.client, metrics);
-    upstream::Upstream* below_quota = &*l.metered;
-    if (!config.record_dir.empty()) below_quota = &l.recording.emplace(*l.metered, config.record_dir, log);
-    l.quota.emplace(*below_quota, config, metrics);
-    l.retry.emplace(*l.quota, config.upstream_retries, metrics);
+    l.quota.emplace(config, metrics);
+    l.exchanger.emplace(*l.pool, &*l.quota, metrics, upstream::ExchangeOptions{config.upstream_timeout});
+    l.client.emplace(*l.exchanger,
+                     upstream::HttpUpstreamOptions{config.upstream_timeout, config.upstream_max_body_bytes});
+    upstream::Upstream* below_retry = &*l.client;
+    if (!config.record_dir.empty()) below_retry = &l.recording.emplace(*l.client, config.record_dir, log);
+    l.retry.emplace(*below_retry, config.upstream_retries, metrics);
     l.lru.emplace(config.cache_bytes);
     l.cache.emplace(*l.retry, config, metrics, *l.lru);
     l.coalescing.emplace(*l.cache, metrics);
     l.memo.emplace(*l.lru, metrics);
     l.legacy.emplace(*l.coalescing, config, *l.memo);
+    // Last, once nothing above can throw: a server started here must be stopped before it is destroyed.
+    if (l.demo) l.demo->start();
 }
 
 UpstreamChain::~UpstreamChain() = default;
@@ -73,17 +80,22 @@ upstream::Upstream& UpstreamChain::objects() {
 upstream::Upstream& UpstreamChain::uncached() {
     return *layers_->retry;
 }
-upstream::QuotaUpstream& UpstreamChain::quota() {
-    return *layers_->quota;
-}
-upstream::ConnectionPool& UpstreamChain::pool() {
-    return *layers_->pool;
+upstream::Exchanger& UpstreamChain::exchanger() {
+    return *layers_->exchanger;
 }
 const economy::ByteLru& UpstreamChain::cache() const {
     return *layers_->lru;
 }
-LegacyHandler& UpstreamChain::legacy() {
+serve::LegacyHandler& UpstreamChain::legacy() {
     return *layers_->legacy;
 }
 
-} // namespace shim::serve
+boost::asio::awaitable<void> UpstreamChain::stop() {
+    if (layers_->demo) co_await layers_->demo->stop();
+}
+
+void UpstreamChain::close_idle_connections() {
+    layers_->pool->close_idle();
+}
+
+} // namespace shim::app

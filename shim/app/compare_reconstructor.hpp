@@ -7,9 +7,9 @@
 #include <span>
 #include <string>
 
-namespace shim::serve {
+namespace shim::app {
 
 std::unique_ptr<cli::Reconstructor> make_compare_reconstructor(std::span<const std::string> serve_args,
                                                                std::string& error);
 
-} // namespace shim::serve
+} // namespace shim::app
