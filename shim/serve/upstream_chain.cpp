@@ -5,6 +5,7 @@
 #include "serve/legacy_handler.hpp"
 #include "serve/metered_upstream.hpp"
 #include "upstream/cache_upstream.hpp"
+#include "upstream/clock.hpp"
 #include "upstream/coalescing_upstream.hpp"
 #include "upstream/connection_pool.hpp"
 #include "upstream/http_upstream.hpp"
@@ -19,6 +20,7 @@ namespace shim::serve {
 
 // Members in the order they are built: each layer holds a reference to the one below it.
 struct UpstreamChain::Layers {
+    upstream::SystemClock clock;
     std::unique_ptr<DemoUpstream> demo;
     std::unique_ptr<upstream::ConnectionPool> pool;
     std::optional<upstream::HttpUpstream> client;
@@ -56,10 +58,15 @@ UpstreamChain::UpstreamChain(boost::asio::io_context& ioc, ServeConfig& config, 
     l.metered.emplace(*l.client, metrics);
     upstream::Upstream* below_quota = &*l.metered;
     if (!config.record_dir.empty()) below_quota = &l.recording.emplace(*l.metered, config.record_dir, log);
-    l.quota.emplace(*below_quota, config, metrics);
-    l.retry.emplace(*l.quota, config.upstream_retries, metrics);
+    l.quota.emplace(*below_quota,
+                    upstream::QuotaOptions{config.quota_per_minute, config.quota_per_day, config.quota_wait},
+                    l.clock, metrics);
+    l.retry.emplace(*l.quota, upstream::RetryOptions{.retries = config.upstream_retries}, metrics);
     l.lru.emplace(config.cache_bytes);
-    l.cache.emplace(*l.retry, config, metrics, *l.lru);
+    l.cache.emplace(*l.retry,
+                    upstream::CacheOptions{config.cache_bytes, config.cache_ttl, config.negative_ttl,
+                                           config.rule_cache_ttl, config.stale_if_error},
+                    l.clock, metrics, *l.lru);
     l.coalescing.emplace(*l.cache, metrics);
     l.memo.emplace(*l.lru, metrics);
     l.legacy.emplace(*l.coalescing, config, *l.memo);
