@@ -4,11 +4,12 @@
 #include "replay/demo_upstream.hpp"
 #include "serve/legacy_handler.hpp"
 #include "upstream/cache_upstream.hpp"
+#include "upstream/clock.hpp"
 #include "upstream/coalescing_upstream.hpp"
 #include "upstream/connection_pool.hpp"
 #include "upstream/exchange.hpp"
 #include "upstream/http_upstream.hpp"
-#include "upstream/quota_upstream.hpp"
+#include "upstream/quota_guard.hpp"
 #include "upstream/recording_upstream.hpp"
 #include "upstream/retry_upstream.hpp"
 
@@ -19,9 +20,10 @@ namespace shim::app {
 
 // Members in the order they are built: each layer holds a reference to the one below it.
 struct UpstreamChain::Layers {
+    upstream::SystemClock clock;
     std::unique_ptr<replay::DemoUpstream> demo;
     std::unique_ptr<upstream::ConnectionPool> pool;
-    std::optional<upstream::QuotaUpstream> quota;
+    std::optional<upstream::QuotaGuard> quota;
     std::optional<upstream::Exchanger> exchanger;
     std::optional<upstream::HttpUpstream> client;
     std::optional<upstream::RecordingUpstream> recording;
@@ -56,15 +58,19 @@ UpstreamChain::UpstreamChain(boost::asio::io_context& ioc, serve::ServeConfig& c
         throw std::runtime_error("cannot set up TLS for the upstream (--upstream-ca " + config.upstream_ca +
                                  "): " + e.what());
     }
-    l.quota.emplace(config, metrics);
+    l.quota.emplace(upstream::QuotaOptions{config.quota_per_minute, config.quota_per_day, config.quota_wait},
+                    l.clock, metrics);
     l.exchanger.emplace(*l.pool, &*l.quota, metrics, upstream::ExchangeOptions{config.upstream_timeout});
     l.client.emplace(*l.exchanger,
                      upstream::HttpUpstreamOptions{config.upstream_timeout, config.upstream_max_body_bytes});
     upstream::Upstream* below_retry = &*l.client;
     if (!config.record_dir.empty()) below_retry = &l.recording.emplace(*l.client, config.record_dir, log);
-    l.retry.emplace(*below_retry, config.upstream_retries, metrics);
+    l.retry.emplace(*below_retry, upstream::RetryOptions{.retries = config.upstream_retries}, metrics);
     l.lru.emplace(config.cache_bytes);
-    l.cache.emplace(*l.retry, config, metrics, *l.lru);
+    l.cache.emplace(*l.retry,
+                    upstream::CacheOptions{config.cache_bytes, config.cache_ttl, config.negative_ttl,
+                                           config.rule_cache_ttl, config.stale_if_error},
+                    l.clock, metrics, *l.lru);
     l.coalescing.emplace(*l.cache, metrics);
     l.memo.emplace(*l.lru, metrics);
     l.legacy.emplace(*l.coalescing, config, *l.memo);

@@ -10,7 +10,6 @@ namespace shim::upstream {
 namespace {
 
 namespace json = boost::json;
-using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t max_aliases = 200'000; // a bound on the alias table; it is rebuilt as files come back
 
@@ -81,9 +80,9 @@ std::vector<std::string> CacheUpstream::learn_aliases(const std::string& partiti
     return aliases;
 }
 
-std::optional<Clock::time_point>
+std::optional<Clock::SteadyTime>
 CacheUpstream::store(const std::string& key, const UpstreamResponse& response, std::string_view kind) {
-    const auto now = Clock::now();
+    const auto now = clock_.steady_now();
     auto object = std::make_shared<economy::CachedObject>();
     object->status = response.status;
     object->body = response.body;
@@ -91,10 +90,10 @@ CacheUpstream::store(const std::string& key, const UpstreamResponse& response, s
     object->kind = kind;
     object->stored_at = now;
     if (response.status == 200) {
-        object->fresh_until = now + (kind == "sigma_rule" ? config_.rule_cache_ttl : config_.cache_ttl);
-        object->stale_until = object->fresh_until + config_.stale_if_error;
+        object->fresh_until = now + (kind == "sigma_rule" ? options_.rule_ttl : options_.ttl);
+        object->stale_until = object->fresh_until + options_.stale_if_error;
     } else {
-        object->fresh_until = now + config_.negative_ttl;
+        object->fresh_until = now + options_.negative_ttl;
         object->stale_until = object->fresh_until; // a missing object is never served stale
     }
     const auto fresh_until = object->fresh_until;
@@ -115,7 +114,7 @@ boost::asio::awaitable<UpstreamResponse> CacheUpstream::get(UpstreamRequest requ
     // sigma_rule objects are the same for every key; everything else is kept apart per key.
     const std::string partition = kind == "sigma_rule" ? std::string("*") : util::key_digest(request.api_key);
     const std::string key = cache_key(partition, request.target, kind);
-    const auto found = lru_.find(key, Clock::now());
+    const auto found = lru_.find(key, clock_.steady_now());
     auto from_cache = [&](CacheStatus status) {
         UpstreamResponse r;
         r.status = found.object->status;
@@ -137,7 +136,7 @@ boost::asio::awaitable<UpstreamResponse> CacheUpstream::get(UpstreamRequest requ
         co_return from_cache(CacheStatus::stale);
     }
     metrics_.inc("sigma_shim_cache_requests_total", {kind, "miss"});
-    if (response.failure != Failure::none || config_.cache_bytes == 0) co_return response;
+    if (response.failure != Failure::none || options_.cache_bytes == 0) co_return response;
     if (response.status == 200) {
         const auto aliases =
             kind == "file" ? learn_aliases(partition, response.body) : std::vector<std::string>{};
@@ -147,7 +146,7 @@ boost::asio::awaitable<UpstreamResponse> CacheUpstream::get(UpstreamRequest requ
         // last.
         const std::string canonical = cache_key(partition, request.target, kind);
         if (canonical != key) store(canonical, response, kind);
-        const auto now = Clock::now();
+        const auto now = clock_.steady_now();
         for (const auto& alias : aliases) {
             const std::string page_target = "/api/v3/files/" + alias + "/behaviours";
             const auto page = lru_.find(partition + " " + page_target, now);

@@ -13,10 +13,54 @@ namespace shim::upstream {
 namespace asio = boost::asio;
 using Waiter = asio::experimental::concurrent_channel<void(boost::system::error_code)>;
 
+namespace {
+
+UpstreamResponse transient_failure(std::string detail) {
+    UpstreamResponse r;
+    r.failure = Failure::transient;
+    r.failure_detail = std::move(detail);
+    return r;
+}
+
+} // namespace
+
 // One upstream call in progress and the requests waiting for its answer.
 struct CoalescingUpstream::Flight {
-    std::shared_ptr<const UpstreamResponse> result;
+    std::shared_ptr<const UpstreamResponse> result; // set under the layer's mutex before any waiter is woken
     std::vector<std::shared_ptr<Waiter>> waiters;
+};
+
+// Ends the leader's flight: whatever way the leader leaves (an answer, an exception caught below, or its
+// coroutine destroyed while suspended), its waiters are woken with an answer and the key is free again.
+class CoalescingUpstream::Landing {
+public:
+    Landing(CoalescingUpstream& layer, std::string key, std::shared_ptr<Flight> flight)
+        : layer_(layer), key_(std::move(key)), flight_(std::move(flight)) {}
+    Landing(const Landing&) = delete;
+    Landing& operator=(const Landing&) = delete;
+    ~Landing() {
+        if (flight_) land(transient_failure("the shared upstream request was abandoned"));
+    }
+
+    void land(const UpstreamResponse& response) {
+        std::vector<std::shared_ptr<Waiter>> waiting;
+        {
+            std::lock_guard lock(layer_.mutex_);
+            flight_->result = std::make_shared<const UpstreamResponse>(response);
+            waiting.swap(flight_->waiters);
+            if (const auto it = layer_.flights_.find(key_);
+                it != layer_.flights_.end() && it->second == flight_)
+                layer_.flights_.erase(it);
+        }
+        flight_.reset();
+        for (const auto& w : waiting)
+            w->try_send(boost::system::error_code{});
+    }
+
+private:
+    CoalescingUpstream& layer_;
+    std::string key_;
+    std::shared_ptr<Flight> flight_;
 };
 
 asio::awaitable<UpstreamResponse> CoalescingUpstream::get(UpstreamRequest request) {
@@ -38,7 +82,15 @@ asio::awaitable<UpstreamResponse> CoalescingUpstream::get(UpstreamRequest reques
     if (waiter) {
         boost::system::error_code ec;
         co_await waiter->async_receive(asio::redirect_error(asio::use_awaitable, ec));
-        UpstreamResponse copy = *flight->result; // set before the waiter was woken
+        // A wait that was cancelled or failed says nothing of the leader: its result may not exist yet.
+        if (ec) co_return transient_failure("the wait for a shared upstream request ended: " + ec.message());
+        std::shared_ptr<const UpstreamResponse> result;
+        {
+            std::lock_guard lock(mutex_);
+            result = flight->result;
+        }
+        if (!result) co_return transient_failure("the shared upstream request gave no answer");
+        UpstreamResponse copy = *result;
         if (copy.cache == CacheStatus::miss || copy.cache == CacheStatus::stale)
             copy.cache = CacheStatus::coalesced;
         metrics_.inc("sigma_shim_coalesced_requests_total");
@@ -46,22 +98,15 @@ asio::awaitable<UpstreamResponse> CoalescingUpstream::get(UpstreamRequest reques
         co_return copy;
     }
 
+    Landing landing(*this, key, flight);
     UpstreamResponse response;
     try {
         response = co_await next_.get(request);
     } catch (...) {
-        response.failure = Failure::transient;
-        response.failure_detail = "the upstream request failed inside the shim";
+        // Also a cancellation of the leader: the waiters did not ask for it, but they get no answer either.
+        response = transient_failure("the upstream request failed inside the shim");
     }
-    std::vector<std::shared_ptr<Waiter>> waiting;
-    {
-        std::lock_guard lock(mutex_);
-        flight->result = std::make_shared<const UpstreamResponse>(response);
-        waiting.swap(flight->waiters);
-        flights_.erase(key);
-    }
-    for (const auto& w : waiting)
-        w->try_send(boost::system::error_code{});
+    landing.land(response);
     co_return response;
 }
 

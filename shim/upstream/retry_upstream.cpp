@@ -1,5 +1,6 @@
 #include "upstream/retry_upstream.hpp"
 
+#include <algorithm>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -9,18 +10,25 @@ namespace shim::upstream {
 
 namespace asio = boost::asio;
 
-RetryUpstream::RetryUpstream(Upstream& next, unsigned retries, ops::Metrics& metrics,
-                             std::chrono::milliseconds base_delay)
-    : next_(next), retries_(retries), metrics_(metrics), base_delay_(base_delay),
-      random_(std::random_device{}()) {}
+std::chrono::milliseconds retry_backoff(std::chrono::milliseconds base_delay, unsigned attempt,
+                                        double jitter) {
+    // Shifting by 32 or more is undefined; a backoff of 2^30 base delays is already years.
+    const double factor = static_cast<double>(1u << std::min(attempt, 30u));
+    const double ms = static_cast<double>(base_delay.count()) * factor * jitter;
+    return std::chrono::milliseconds(static_cast<std::chrono::milliseconds::rep>(ms));
+}
+
+RetryUpstream::RetryUpstream(Upstream& next, RetryOptions options, ops::Metrics& metrics)
+    : next_(next), options_(options), metrics_(metrics), random_(std::random_device{}()) {}
 
 std::chrono::milliseconds RetryUpstream::backoff(unsigned attempt) {
-    std::lock_guard lock(random_mutex_);
-    // Full delay doubles each time; the jitter (50% to 150%) keeps many clients from retrying in step.
     std::uniform_real_distribution<double> jitter(0.5, 1.5);
-    const double ms =
-        static_cast<double>(base_delay_.count()) * static_cast<double>(1u << attempt) * jitter(random_);
-    return std::chrono::milliseconds(static_cast<long>(ms));
+    double factor = 1;
+    {
+        std::lock_guard lock(random_mutex_);
+        factor = jitter(random_);
+    }
+    return retry_backoff(options_.base_delay, attempt, factor);
 }
 
 asio::awaitable<UpstreamResponse> RetryUpstream::get(UpstreamRequest request) {
@@ -28,7 +36,7 @@ asio::awaitable<UpstreamResponse> RetryUpstream::get(UpstreamRequest request) {
         auto response = co_await next_.get(request);
         const bool transient =
             response.failure != Failure::none || response.status == 503 || response.status == 504;
-        if (!transient || attempt >= retries_) co_return response;
+        if (!transient || attempt >= options_.retries) co_return response;
         metrics_.inc("sigma_shim_upstream_retries_total");
         asio::steady_timer pause(co_await asio::this_coro::executor, backoff(attempt));
         boost::system::error_code ec;

@@ -10,19 +10,28 @@
 
 namespace shim::upstream {
 
+struct RetryOptions {
+    unsigned retries = 2;                      // retries after the first attempt
+    std::chrono::milliseconds base_delay{200}; // the pause before the first retry, before jitter
+};
+
+// The pause before retry number attempt + 1: base_delay doubled `attempt` times (the doubling stops at 2^30,
+// far beyond any sensible count), scaled by `jitter`, a factor the caller draws from [0.5, 1.5] so that
+// many clients do not retry in step.
+std::chrono::milliseconds retry_backoff(std::chrono::milliseconds base_delay, unsigned attempt,
+                                        double jitter);
+
 class RetryUpstream final : public Upstream {
 public:
-    RetryUpstream(Upstream& next, unsigned retries, ops::Metrics& metrics,
-                  std::chrono::milliseconds base_delay = std::chrono::milliseconds(200));
+    RetryUpstream(Upstream& next, RetryOptions options, ops::Metrics& metrics);
     boost::asio::awaitable<UpstreamResponse> get(UpstreamRequest request) override;
 
 private:
     std::chrono::milliseconds backoff(unsigned attempt);
 
     Upstream& next_;
-    unsigned retries_;
+    const RetryOptions options_;
     ops::Metrics& metrics_;
-    std::chrono::milliseconds base_delay_;
     std::mutex random_mutex_;
     std::minstd_rand random_;
 };

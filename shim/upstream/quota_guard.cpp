@@ -1,4 +1,4 @@
-#include "upstream/quota_upstream.hpp"
+#include "upstream/quota_guard.hpp"
 
 #include "sigma_analysis/errors.hpp"
 #include "util/key_hash.hpp"
@@ -11,30 +11,28 @@
 namespace shim::upstream {
 
 namespace asio = boost::asio;
-using SteadyClock = std::chrono::steady_clock;
-using SystemClock = std::chrono::system_clock;
 
-QuotaUpstream::QuotaUpstream(const serve::ServeConfig& config, ops::Metrics& metrics)
-    : config_(config), metrics_(metrics),
-      book_(economy::QuotaLimits{config.quota_per_minute, config.quota_per_day}) {}
+QuotaGuard::QuotaGuard(QuotaOptions options, const Clock& clock, ops::Metrics& metrics)
+    : options_(options), clock_(clock), metrics_(metrics),
+      book_(economy::QuotaLimits{options.per_minute, options.per_day}) {}
 
-void QuotaUpstream::publish(const std::string& book_key) {
-    const auto left = book_.remaining(book_key, SteadyClock::now(), SystemClock::now());
+void QuotaGuard::publish(const std::string& book_key) {
+    const auto left = book_.remaining(book_key, clock_.steady_now(), clock_.wall_now());
     const std::string label = book_key.substr(0, 12); // the key's fingerprint, never the key
     if (left.minute) metrics_.set("sigma_shim_quota_remaining", *left.minute, {label, "minute"});
     if (left.day) metrics_.set("sigma_shim_quota_remaining", static_cast<double>(*left.day), {label, "day"});
 }
 
-asio::awaitable<std::optional<UpstreamResponse>> QuotaUpstream::admit(const std::string& api_key) {
+asio::awaitable<std::optional<UpstreamResponse>> QuotaGuard::admit(const std::string& api_key) {
     const std::string book_key = util::key_digest(api_key);
     std::chrono::milliseconds waited{0};
     for (;;) {
-        const auto decision = book_.try_take(book_key, SteadyClock::now(), SystemClock::now());
+        const auto decision = book_.try_take(book_key, clock_.steady_now(), clock_.wall_now());
         if (decision.allowed) {
             publish(book_key);
             co_return std::nullopt;
         }
-        if (waited + decision.wait > config_.quota_wait) {
+        if (waited + decision.wait > options_.wait) {
             UpstreamResponse refused;
             refused.status = 429;
             refused.content_type = "application/json";
@@ -54,11 +52,11 @@ asio::awaitable<std::optional<UpstreamResponse>> QuotaUpstream::admit(const std:
     }
 }
 
-void QuotaUpstream::observe(const std::string& api_key, unsigned status, const std::string& retry_after) {
+void QuotaGuard::observe(const std::string& api_key, unsigned status, const std::string& retry_after) {
     if (status != 429) return;
-    const auto wait =
-        economy::parse_retry_after(retry_after, SystemClock::now()).value_or(std::chrono::seconds(60));
-    book_.mark_exhausted(util::key_digest(api_key), SteadyClock::now() + wait);
+    const auto wait = economy::parse_retry_after(retry_after, clock_.wall_now())
+                          .value_or(economy::default_upstream_backoff);
+    book_.mark_exhausted(util::key_digest(api_key), clock_.steady_now() + wait);
 }
 
 } // namespace shim::upstream

@@ -1,0 +1,42 @@
+#pragma once
+// The quota guard of every upstream exchange (reconstruction fetches and pass-through alike, see exchange.hpp):
+// keeps each key within its VirusTotal quota. A request that would exceed it waits up to QuotaOptions::wait,
+// then gets a local 429 QuotaExceededError with Retry-After, and the upstream is not touched. An upstream 429 marks the key exhausted until its Retry-After (or a minute) has passed.
+#include "economy/quota_book.hpp"
+#include "ops/metrics.hpp"
+#include "upstream/clock.hpp"
+#include "upstream/exchange.hpp"
+
+#include <chrono>
+#include <optional>
+
+namespace shim::upstream {
+
+struct QuotaOptions {
+    unsigned per_minute = 0; // 0: no limit in that window
+    unsigned per_day = 0;
+    // How long a request may wait for its quota before it is refused. The waiting itself is a real timer,
+    // whatever the clock: the clock decides only whether a request may go and how long until it could.
+    std::chrono::milliseconds wait{0};
+};
+
+class QuotaGuard final : public QuotaGate {
+public:
+    QuotaGuard(QuotaOptions options, const Clock& clock, ops::Metrics& metrics);
+
+    // Takes one request of `api_key`'s quota, waiting within QuotaOptions::wait; the local 429 answer when
+    // refused. Every request to VirusTotal counts, pass-through too.
+    boost::asio::awaitable<std::optional<UpstreamResponse>> admit(const std::string& api_key) override;
+    // What an upstream answer says of the quota: a 429 marks the key exhausted.
+    void observe(const std::string& api_key, unsigned status, const std::string& retry_after) override;
+
+private:
+    void publish(const std::string& book_key);
+
+    const QuotaOptions options_;
+    const Clock& clock_;
+    ops::Metrics& metrics_;
+    economy::QuotaBook book_;
+};
+
+} // namespace shim::upstream

@@ -1,0 +1,214 @@
+// The quota guard around a scripted upstream, as the exchanger puts it around every upstream request, with
+// time moved by hand: the minute and the UTC day windows as the guard applies them, its local 429, and an
+// upstream 429 that stops a key until its Retry-After. (The
+// window arithmetic itself is QuotaBook's, tested in economy_test.cpp.)
+#include "fake_upstream.hpp"
+#include "layer_test_support.hpp"
+#include "ops/metrics.hpp"
+#include "serve/server_state.hpp"
+#include "upstream/clock.hpp"
+#include "upstream/quota_guard.hpp"
+#include "util/key_hash.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/test/unit_test.hpp>
+
+namespace {
+
+using namespace std::chrono_literals;
+using shim::upstream::CacheStatus;
+using shim::upstream::ManualClock;
+using shim::upstream::QuotaOptions;
+using shim::upstream::UpstreamResponse;
+using test_support::json_answer;
+
+const std::string key_a = "key-A-0123456789";
+const std::string key_b = "key-B-9876543210";
+
+// What the exchanger does with the guard around each request: admit, ask, observe.
+class Guarded final : public shim::upstream::Upstream {
+public:
+    Guarded(shim::upstream::Upstream& next, shim::upstream::QuotaGate& gate) : next_(next), gate_(gate) {}
+    boost::asio::awaitable<UpstreamResponse> get(shim::upstream::UpstreamRequest request) override {
+        if (auto refused = co_await gate_.admit(request.api_key)) co_return std::move(*refused);
+        auto response = co_await next_.get(request);
+        gate_.observe(request.api_key, response.status, response.retry_after);
+        co_return response;
+    }
+
+private:
+    shim::upstream::Upstream& next_;
+    shim::upstream::QuotaGate& gate_;
+};
+
+struct Rig {
+    explicit Rig(QuotaOptions options, ManualClock::WallTime wall = ManualClock().wall_now())
+        : clock(wall), guard(options, clock, metrics), layer(fake, guard) {
+        shim::serve::register_server_metrics(metrics);
+        fake.always("/api/v3/files/a", json_answer(200, "{}"));
+        fake.always("/api/v3/files/b", json_answer(200, "{}"));
+    }
+    UpstreamResponse get(const std::string& key, const std::string& target = "/api/v3/files/a") {
+        return test_support::run_to_end(ioc, layer.get({target, key, "request-id"}));
+    }
+
+    boost::asio::io_context ioc;
+    ManualClock clock;
+    shim::ops::Metrics metrics;
+    test_support::FakeUpstream fake;
+    shim::upstream::QuotaGuard guard;
+    Guarded layer;
+};
+
+// A local 429 as the layer gives it: QuotaExceededError naming the window, a Retry-After in whole seconds.
+long refused_for(const UpstreamResponse& r, const std::string& window) {
+    BOOST_TEST(r.status == 429u);
+    BOOST_TEST(r.content_type == "application/json");
+    BOOST_TEST((r.cache == CacheStatus::bypass));
+    const auto doc = boost::json::parse(r.body);
+    BOOST_TEST(doc.at("error").at("code").as_string() == "QuotaExceededError");
+    BOOST_TEST(std::string(doc.at("error").at("message").as_string()).find("the " + window + " quota") !=
+               std::string::npos);
+    BOOST_REQUIRE(!r.retry_after.empty());
+    return std::stol(r.retry_after);
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(quota_guard)
+
+BOOST_AUTO_TEST_CASE(no_limits_let_everything_through) {
+    Rig rig(QuotaOptions{});
+    for (int i = 0; i < 50; ++i)
+        BOOST_TEST(rig.get(key_a).status == 200u);
+    BOOST_TEST(rig.fake.requests.size() == 50u);
+}
+
+BOOST_AUTO_TEST_CASE(the_minute_window_refuses_locally_until_its_retry_after) {
+    Rig rig(QuotaOptions{2, 0, 0ms});
+    BOOST_TEST(rig.get(key_a).status == 200u);
+    BOOST_TEST(rig.get(key_a, "/api/v3/files/b").status == 200u);
+    const auto refused = rig.get(key_a);
+    const long retry_after = refused_for(refused, "minute");
+    BOOST_TEST(retry_after >= 1);
+    BOOST_TEST(retry_after <= 60);
+    BOOST_TEST(rig.fake.requests.size() == 2u); // a refused request never goes below
+    BOOST_TEST(test_support::metric_value(rig.metrics, "sigma_shim_quota_rejections_total{key=\"" +
+                                                           shim::util::key_digest(key_a).substr(0, 12) +
+                                                           "\",window=\"minute\"}") == 1);
+
+    rig.clock.advance(std::chrono::seconds(retry_after) - 1ms);
+    refused_for(rig.get(key_a), "minute");
+    BOOST_TEST(rig.fake.requests.size() == 2u);
+    rig.clock.advance(1ms);
+    BOOST_TEST(rig.get(key_a).status == 200u);
+    BOOST_TEST(rig.fake.requests.size() == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(a_wait_shorter_than_the_next_free_request_is_refused_at_once) {
+    // The next request is seconds away and the wait allows 500 ms: refused without waiting. Only ready
+    // handlers are run, so a request that started a timer would not be done.
+    Rig rig(QuotaOptions{4, 0, 500ms});
+    for (int i = 0; i < 4; ++i)
+        BOOST_TEST(rig.get(key_a).status == 200u);
+    const auto fifth = test_support::start(rig.ioc, rig.layer.get({"/api/v3/files/a", key_a, "request-id"}));
+    test_support::run_ready(rig.ioc);
+    BOOST_REQUIRE(fifth->done);
+    BOOST_TEST(refused_for(test_support::answer_of(*fifth), "minute") > 1);
+    BOOST_TEST(rig.fake.requests.size() == 4u);
+}
+
+BOOST_AUTO_TEST_CASE(the_day_window_opens_again_at_midnight_utc) {
+    // 23:59 UTC: the day's three requests are spent a minute before midnight.
+    Rig rig(QuotaOptions{0, 3, 0ms}, ManualClock().wall_now() + 23h + 59min);
+    for (int i = 0; i < 3; ++i)
+        BOOST_TEST(rig.get(key_a).status == 200u);
+    BOOST_TEST(refused_for(rig.get(key_a), "day") == 60);
+
+    rig.clock.advance(59s);
+    BOOST_TEST(refused_for(rig.get(key_a), "day") == 1);
+    BOOST_TEST(rig.fake.requests.size() == 3u);
+
+    rig.clock.advance(1s); // 00:00 UTC
+    for (int i = 0; i < 3; ++i)
+        BOOST_TEST(rig.get(key_a).status == 200u);
+    BOOST_TEST(refused_for(rig.get(key_a), "day") == 24 * 3600);
+    BOOST_TEST(rig.fake.requests.size() == 6u);
+}
+
+BOOST_AUTO_TEST_CASE(keys_have_their_own_windows) {
+    Rig rig(QuotaOptions{1, 0, 0ms});
+    BOOST_TEST(rig.get(key_a).status == 200u);
+    refused_for(rig.get(key_a), "minute");
+    BOOST_TEST(rig.get(key_b).status == 200u);
+    refused_for(rig.get(key_b), "minute");
+    BOOST_REQUIRE(rig.fake.requests.size() == 2u);
+    BOOST_TEST(rig.fake.requests[0].api_key == key_a);
+    BOOST_TEST(rig.fake.requests[1].api_key == key_b);
+}
+
+BOOST_AUTO_TEST_CASE(an_upstream_429_stops_the_key_until_its_retry_after) {
+    Rig rig(QuotaOptions{100, 0, 0ms});
+    auto quota =
+        json_answer(429, R"({"error": {"code": "QuotaExceededError", "message": "Quota exceeded"}})");
+    quota.retry_after = "5";
+    rig.fake.once("/api/v3/files/a", quota);
+
+    const auto passed = rig.get(key_a);
+    BOOST_TEST(passed.status == 429u); // the upstream's own 429, passed on
+    BOOST_TEST(passed.body == quota.body);
+    BOOST_TEST(rig.fake.requests.size() == 1u);
+
+    // Every target of that key is refused locally, another key is not.
+    BOOST_TEST(refused_for(rig.get(key_a, "/api/v3/files/b"), "upstream") == 5);
+    BOOST_TEST(rig.fake.requests.size() == 1u);
+    BOOST_TEST(rig.get(key_b).status == 200u);
+
+    rig.clock.advance(5s - 1ms);
+    BOOST_TEST(refused_for(rig.get(key_a), "upstream") == 1);
+    rig.clock.advance(1ms);
+    BOOST_TEST(rig.get(key_a).status == 200u);
+    BOOST_TEST(rig.fake.count("/api/v3/files/a") == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(an_upstream_429_without_retry_after_stops_the_key_for_a_minute_even_without_limits) {
+    Rig rig(QuotaOptions{});
+    rig.fake.once("/api/v3/files/a", json_answer(429, R"({"error": {"code": "QuotaExceededError"}})"));
+    BOOST_TEST(rig.get(key_a).status == 429u);
+    BOOST_TEST(refused_for(rig.get(key_a), "upstream") == 60);
+    rig.clock.advance(60s);
+    BOOST_TEST(rig.get(key_a).status == 200u);
+}
+
+BOOST_AUTO_TEST_CASE(an_upstream_retry_after_date_is_read_against_the_wall_clock) {
+    Rig rig(QuotaOptions{}); // the ManualClock's wall starts at Fri, 04 Oct 2024 00:00:00 UTC
+    auto quota = json_answer(429, R"({"error": {"code": "QuotaExceededError"}})");
+    quota.retry_after = "Fri, 04 Oct 2024 00:00:10 GMT";
+    rig.fake.once("/api/v3/files/a", quota);
+    BOOST_TEST(rig.get(key_a).status == 429u);
+    BOOST_TEST(refused_for(rig.get(key_a), "upstream") == 10);
+    rig.clock.advance(10s);
+    BOOST_TEST(rig.get(key_a).status == 200u);
+}
+
+BOOST_AUTO_TEST_CASE(admit_and_observe_serve_pass_through_alone) {
+    Rig rig(QuotaOptions{1, 0, 0ms});
+    const auto admit = [&](const std::string& key) {
+        return test_support::run_to_end(rig.ioc, rig.guard.admit(key));
+    };
+    BOOST_TEST(!admit(key_a));
+    const auto refused = admit(key_a);
+    BOOST_REQUIRE(refused);
+    refused_for(*refused, "minute");
+
+    rig.guard.observe(key_b, 200, "");
+    BOOST_TEST(!admit(key_b));
+    rig.clock.advance(60s);
+    rig.guard.observe(key_b, 429, "30");
+    const auto stopped = admit(key_b);
+    BOOST_REQUIRE(stopped);
+    BOOST_TEST(refused_for(*stopped, "upstream") == 30);
+    BOOST_TEST(rig.fake.requests.empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
