@@ -1,6 +1,7 @@
 // The server support library: Prometheus text, JSON log lines, gzip (including a zip bomb), key hashing.
 #include "ops/log.hpp"
 #include "ops/metrics.hpp"
+#include "sigma_analysis/json_writer.hpp"
 #include "util/gzip.hpp"
 #include "util/key_hash.hpp"
 
@@ -264,6 +265,27 @@ BOOST_AUTO_TEST_CASE(log_invalid_utf8_is_repaired) {
     log.write(LogLevel::error, std::string("a\x80") + "b\xE2\x82" + "c\xC0\xAF" + "d\xED\xA0\x80");
     const auto value = boost::json::parse(lines_of(out.str()).at(0));
     BOOST_TEST(value.at("msg").as_string() == "a\uFFFDb\uFFFD\uFFFDc\uFFFD\uFFFDd\uFFFD\uFFFD\uFFFD");
+}
+
+// The log writes strings with the transform's escaper, asking it to repair invalid UTF-8; the transform keeps
+// the bytes as they came. Long runs go through the escaper's eight-bytes-at-a-time path.
+BOOST_AUTO_TEST_CASE(json_string_escaper_keeps_or_repairs_invalid_utf8) {
+    namespace jo = sigma_analysis::json_out;
+    const std::string in = std::string("0123456789\xFF"
+                                       "0123456789\"\x01é") +
+                           "\xE2\x82" + "0123456789abcdef\\";
+    std::string kept, repaired;
+    jo::append_string(kept, in);
+    jo::append_string(repaired, in, jo::InvalidUtf8::replace);
+    BOOST_TEST(kept == std::string("\"0123456789\xFF"
+                                   "0123456789\\\"\\u0001é\xE2\x82") +
+                           "0123456789abcdef\\\\\"");
+    BOOST_TEST(repaired ==
+               std::string("\"0123456789\uFFFD0123456789\\\"\\u0001é\uFFFD\uFFFD0123456789abcdef\\\\\""));
+    std::ostringstream out;
+    Logger log(out, LogLevel::debug, fixed_time);
+    log.write(LogLevel::info, in);
+    BOOST_TEST(out.str() == R"({"time":"2026-11-27T21:05:16.123Z","level":"info","msg":)" + repaired + "}\n");
 }
 
 BOOST_AUTO_TEST_CASE(log_level_filtering) {
