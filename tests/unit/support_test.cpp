@@ -11,6 +11,7 @@
 #include <boost/json/value.hpp>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <set>
@@ -99,7 +100,6 @@ BOOST_AUTO_TEST_CASE(metrics_counter_with_labels) {
     m.inc("shim_requests_total", {"descriptor", "404"}, 0.5);
     m.inc("shim_requests_total", {"object", "200"}, -1);    // a counter never goes down
     m.inc("shim_requests_total", {"object"});               // wrong arity: ignored
-    m.inc("shim_unknown_total");                            // unknown: ignored
     m.observe("shim_requests_total", 1, {"object", "200"}); // wrong type: ignored
     m.set("shim_requests_total", 7, {"object", "200"});     // wrong type: ignored
     BOOST_TEST(m.render() == "# HELP shim_requests_total Requests answered.\n"
@@ -182,6 +182,31 @@ BOOST_AUTO_TEST_CASE(metrics_registration_errors) {
     BOOST_CHECK_THROW(m.add_gauge("g", "", {"bad-label"}), std::invalid_argument);
     BOOST_CHECK_THROW(m.add_histogram("h", "", {"le"}, {1}), std::invalid_argument);
     BOOST_CHECK_THROW(m.add_histogram("h", "", {}, {2, 1}), std::invalid_argument);
+}
+
+// Writing to a name never registered is a programming error, and says so: the metric would never move.
+BOOST_AUTO_TEST_CASE(metrics_unregistered_names_throw) {
+    Metrics m;
+    const auto names_it = [](const std::string& name) {
+        return [name](const std::logic_error& e) {
+            return std::string(e.what()).find(name) != std::string::npos;
+        };
+    };
+    BOOST_CHECK_EXCEPTION(m.inc("shim_unknown_total"), std::logic_error, names_it("shim_unknown_total"));
+    BOOST_CHECK_EXCEPTION(m.inc("shim_unknown_total", {"a"}, 2), std::logic_error,
+                          names_it("shim_unknown_total"));
+    BOOST_CHECK_EXCEPTION(m.set("shim_unknown_gauge", 1), std::logic_error, names_it("shim_unknown_gauge"));
+    BOOST_CHECK_EXCEPTION(m.gauge_add("shim_unknown_gauge", -1), std::logic_error,
+                          names_it("shim_unknown_gauge"));
+    BOOST_CHECK_EXCEPTION(m.observe("shim_unknown_seconds", 0.5), std::logic_error,
+                          names_it("shim_unknown_seconds"));
+    BOOST_CHECK_EXCEPTION(m.observe("shim_unknown_seconds", std::nan("")), std::logic_error,
+                          names_it("shim_unknown_seconds"));
+    BOOST_TEST(m.render().empty()); // and nothing was created on the way
+    m.add_counter("shim_known_total", "Known.", {});
+    BOOST_CHECK_EXCEPTION(m.inc("shim_known"), std::logic_error,
+                          names_it("shim_known")); // no prefix matching
+    BOOST_CHECK_NO_THROW(m.inc("shim_known_total"));
 }
 
 BOOST_AUTO_TEST_CASE(metrics_concurrent_inc) {
