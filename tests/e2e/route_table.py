@@ -10,7 +10,8 @@ from harness import BINARY
 
 @functools.lru_cache(maxsize=None)
 def legacy_routes():
-    """Each route: {"method", "path" (with an {id}), "form", "paged" (takes limit and cursor), "description"}."""
+    """Each route: {"method", "path" (with an {id}), "form", "paged" (takes limit and cursor),
+    "description"}."""
     out = subprocess.run([BINARY, "routes", "--json"], check=True, stdout=subprocess.PIPE, timeout=60).stdout
     return tuple(json.loads(out))
 
@@ -21,5 +22,5 @@ def forms():
 
 
 def paths(file_id, only=None):
-    """The path of every legacy route (or of those whose form is in `only`) for one id, in the table's order."""
+    """The path of every legacy route (or of those whose form is in `only`) for one id, in table order."""
     return [r["path"].format(id=file_id) for r in legacy_routes() if only is None or r["form"] in only]
