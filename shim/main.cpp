@@ -3,6 +3,7 @@
 #include "cli/convert_command.hpp"
 #include "app/compare_reconstructor.hpp"
 #include "app/serve_command.hpp"
+#include "cli/routes_command.hpp"
 
 #include <iostream>
 #include <string>
@@ -19,6 +20,7 @@ commands:
   convert     rebuild a legacy answer from File and behaviour JSON files (sigma-shim convert --help)
   compare     compare recorded legacy answers with reconstructions: exact, compatible or different,
               as text, JSON or HTML (sigma-shim compare --help)
+  routes      list the legacy routes serve answers, one per line, or as JSON with --json
 
 options:
   -h, --help  this text
@@ -45,6 +47,7 @@ int main(int argc, char** argv) {
     const std::span<const std::string> rest(args.begin() + 1, args.end());
     if (command == "convert") return shim::cli::run_convert(rest, {std::cout, std::cerr, nullptr});
     if (command == "serve") return shim::app::run_serve(rest);
+    if (command == "routes") return shim::cli::run_routes(rest, {std::cout, std::cerr, nullptr});
     if (command == "compare")
         return shim::cli::run_compare(rest, {std::cout, std::cerr, nullptr},
                                       shim::app::make_compare_reconstructor);

@@ -6,4 +6,4 @@ add_library(sigma_shim_support STATIC
     util/key_hash.cpp
 )
 target_include_directories(sigma_shim_support PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
-target_link_libraries(sigma_shim_support PUBLIC Boost::json ZLIB::ZLIB OpenSSL::Crypto PRIVATE sigma_shim_warnings)
+target_link_libraries(sigma_shim_support PUBLIC sigma_adapters Boost::json ZLIB::ZLIB OpenSSL::Crypto PRIVATE sigma_shim_warnings)

@@ -61,10 +61,11 @@ inline bool needs_escape(std::uint64_t w) {
     return below_space | has_zero_byte(w ^ (ones * '"')) | has_zero_byte(w ^ (ones * '\\'));
 }
 
-void append_string(std::string& out, std::string_view s) {
+namespace {
+
+// The escaped text of `s`, without the quotes.
+void append_escaped(std::string& out, std::string_view s) {
     static constexpr char hex[] = "0123456789abcdef";
-    out.reserve(out.size() + s.size() + 2);
-    out.push_back('"');
     const char* const data = s.data();
     std::size_t run = 0; // start of the pending run of characters that need no escape
     std::size_t i = 0;
@@ -94,6 +95,47 @@ void append_string(std::string& out, std::string_view s) {
         }
     }
     out.append(data + run, s.size() - run);
+}
+
+// Length of the well-formed UTF-8 sequence at s[i] (RFC 3629: no overlongs, no surrogates, at most U+10FFFF),
+// or 0 when there is none.
+std::size_t utf8_sequence(std::string_view s, std::size_t i) {
+    const auto byte = [&](std::size_t k) { return static_cast<int>(static_cast<unsigned char>(s[k])); };
+    const int lead = byte(i);
+    const std::size_t len = lead < 0xC2 ? 0 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : lead < 0xF5 ? 4 : 0;
+    if (len == 0 || i + len > s.size()) return 0;
+    // The second byte's range is narrower after E0, ED, F0 and F4 (RFC 3629 section 4).
+    const int lo = lead == 0xE0 ? 0xA0 : lead == 0xF0 ? 0x90 : 0x80;
+    const int hi = lead == 0xED ? 0x9F : lead == 0xF4 ? 0x8F : 0xBF;
+    if (byte(i + 1) < lo || byte(i + 1) > hi) return 0;
+    for (std::size_t k = 2; k < len; ++k) {
+        if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
+    }
+    return len;
+}
+
+} // namespace
+
+void append_string(std::string& out, std::string_view s, InvalidUtf8 invalid) {
+    out.reserve(out.size() + s.size() + 2);
+    out.push_back('"');
+    if (invalid == InvalidUtf8::keep) {
+        append_escaped(out, s);
+    } else {
+        std::size_t run = 0; // start of the pending well-formed text
+        for (std::size_t i = 0; i < s.size();) {
+            if (static_cast<unsigned char>(s[i]) < 0x80) {
+                ++i;
+            } else if (const std::size_t len = utf8_sequence(s, i)) {
+                i += len;
+            } else {
+                append_escaped(out, s.substr(run, i - run));
+                out += "\xEF\xBF\xBD"; // U+FFFD
+                run = ++i;
+            }
+        }
+        append_escaped(out, s.substr(run));
+    }
     out.push_back('"');
 }
 

@@ -7,9 +7,16 @@
 
 namespace sigma_analysis::json_out {
 
-// Appends `s` as a quoted JSON string. UTF-8 passes through; quotes, backslashes and control characters are
-// escaped the way Boost.JSON's serializer escapes them, so a value round-trips to the same bytes.
-void append_string(std::string& out, std::string_view s);
+// What append_string does with bytes that are not well-formed UTF-8 (RFC 3629).
+enum class InvalidUtf8 {
+    keep,    // copied as they came: the transform gives back upstream text byte for byte
+    replace, // each such byte becomes U+FFFD, so that strict readers accept the text (log lines)
+};
+
+// Appends `s` as a quoted JSON string: the project's one JSON string escaper. UTF-8 passes through; quotes,
+// backslashes and control characters are escaped the way Boost.JSON's serializer escapes them, so a value
+// round-trips to the same bytes.
+void append_string(std::string& out, std::string_view s, InvalidUtf8 invalid = InvalidUtf8::keep);
 
 void append_int(std::string& out, std::int64_t n);
 

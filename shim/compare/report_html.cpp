@@ -1,4 +1,5 @@
 #include "compare/report.hpp"
+#include "sigma_analysis/json_writer.hpp"
 
 #include <algorithm>
 #include <boost/json/serialize.hpp>
@@ -54,6 +55,17 @@ std::string clip(std::string text, std::size_t max) {
     return text + "...";
 }
 
+// Strings through the project's one JSON escaper, as in every answer and log line the program writes.
+std::string quoted(std::string_view text) {
+    std::string out;
+    sigma_analysis::json_out::append_string(out, text);
+    return out;
+}
+
+std::string scalar_text(const json::value& v) {
+    return v.is_string() ? quoted(v.get_string()) : json::serialize(v);
+}
+
 std::string value_text(const json::value& v) {
     return v.is_null() ? std::string() : clip(json::serialize(v), max_value_chars);
 }
@@ -78,7 +90,7 @@ public:
             std::size_t i = 0;
             for (const auto& member : o) {
                 path_.emplace_back(member.key());
-                print(member.value(), json::serialize(json::value(member.key())) + ": ", ++i < o.size());
+                print(member.value(), quoted(member.key()) + ": ", ++i < o.size());
                 path_.pop_back();
             }
             add(indent + "}" + tail);
@@ -92,7 +104,7 @@ public:
             }
             add(indent + "]" + tail);
         } else {
-            add(indent + lead + json::serialize(v) + tail);
+            add(indent + lead + scalar_text(v) + tail);
         }
     }
 

@@ -1,5 +1,7 @@
 #include "ops/log.hpp"
 
+#include "sigma_analysis/json_writer.hpp"
+
 #include <array>
 #include <cctype>
 #include <charconv>
@@ -21,26 +23,14 @@ bool iequals(std::string_view a, std::string_view b) {
     return true;
 }
 
-// Length of the well-formed UTF-8 sequence at s[i] (RFC 3629: no overlongs, no surrogates, at most U+10FFFF),
-// or 0 when there is none.
-std::size_t utf8_sequence(std::string_view s, std::size_t i) {
-    const auto byte = [&](std::size_t k) { return static_cast<int>(static_cast<unsigned char>(s[k])); };
-    const int lead = byte(i);
-    const std::size_t len = lead < 0xC2 ? 0 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : lead < 0xF5 ? 4 : 0;
-    if (len == 0 || i + len > s.size()) return 0;
-    // The second byte's range is narrower after E0, ED, F0 and F4 (RFC 3629 section 4).
-    const int lo = lead == 0xE0 ? 0xA0 : lead == 0xF0 ? 0x90 : 0x80;
-    const int hi = lead == 0xED ? 0x9F : lead == 0xF4 ? 0x8F : 0xBF;
-    if (byte(i + 1) < lo || byte(i + 1) > hi) return 0;
-    for (std::size_t k = 2; k < len; ++k) {
-        if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
-    }
-    return len;
+// Anything a client sent may end up in a field: invalid UTF-8 is repaired so that every line stays parseable.
+void append_string(std::string& out, std::string_view s) {
+    sigma_analysis::json_out::append_string(out, s, sigma_analysis::json_out::InvalidUtf8::replace);
 }
 
 void append_value(std::string& out, const LogValue& value) {
     if (const auto* s = std::get_if<std::string>(&value)) {
-        append_json_string(out, *s);
+        append_string(out, *s);
         return;
     }
     std::array<char, 32> buf{};
@@ -83,57 +73,6 @@ std::string_view to_string(LogLevel level) {
     return "error";
 }
 
-void append_json_string(std::string& out, std::string_view s) {
-    static constexpr char hex[] = "0123456789abcdef";
-    out += '"';
-    for (std::size_t i = 0; i < s.size();) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        if (c >= 0x80) {
-            if (const std::size_t len = utf8_sequence(s, i)) {
-                out.append(s.substr(i, len));
-                i += len;
-            } else {
-                out += "\xEF\xBF\xBD"; // U+FFFD
-                ++i;
-            }
-            continue;
-        }
-        switch (c) {
-        case '"':
-            out += "\\\"";
-            break;
-        case '\\':
-            out += "\\\\";
-            break;
-        case '\n':
-            out += "\\n";
-            break;
-        case '\r':
-            out += "\\r";
-            break;
-        case '\t':
-            out += "\\t";
-            break;
-        case '\b':
-            out += "\\b";
-            break;
-        case '\f':
-            out += "\\f";
-            break;
-        default:
-            if (c < 0x20) {
-                out += "\\u00";
-                out += hex[c >> 4];
-                out += hex[c & 0xF];
-            } else {
-                out += static_cast<char>(c);
-            }
-        }
-        ++i;
-    }
-    out += '"';
-}
-
 std::string format_utc_millis(std::chrono::system_clock::time_point tp) {
     using namespace std::chrono;
     const auto ms = floor<milliseconds>(tp);
@@ -157,10 +96,10 @@ void Logger::write(LogLevel level, std::string_view message, const LogFields& fi
     std::string line = "{\"time\":\"" + format_utc_millis(clock_()) + "\",\"level\":\"";
     line += to_string(level);
     line += "\",\"msg\":";
-    append_json_string(line, message);
+    append_string(line, message);
     for (const auto& [key, value] : fields) {
         line += ',';
-        append_json_string(line, key);
+        append_string(line, key);
         line += ':';
         append_value(line, value);
     }

@@ -51,7 +51,4 @@ private:
 // "2026-11-27T21:05:16.123Z": UTC, milliseconds, truncated rather than rounded.
 std::string format_utc_millis(std::chrono::system_clock::time_point);
 
-// Appends `s` as a JSON string literal (with the quotes).
-void append_json_string(std::string& out, std::string_view s);
-
 } // namespace shim::ops

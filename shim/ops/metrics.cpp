@@ -112,9 +112,10 @@ void Metrics::add(std::string_view name, std::string_view help, Type type,
     families_.emplace(std::string(name), std::move(family));
 }
 
-Metrics::Family* Metrics::family(std::string_view name) {
+Metrics::Family& Metrics::family(std::string_view name) {
     const auto it = families_.find(name);
-    return it == families_.end() ? nullptr : &it->second;
+    if (it == families_.end()) throw std::logic_error("metric not registered: " + std::string(name));
+    return it->second;
 }
 
 Metrics::Series* Metrics::series(Family& family, const std::vector<std::string>& label_values) {
@@ -130,36 +131,35 @@ Metrics::Series* Metrics::series(Family& family, const std::vector<std::string>&
 
 void Metrics::inc(std::string_view name, const std::vector<std::string>& label_values, double by) {
     std::lock_guard lock(mutex_);
-    Family* f = family(name);
-    if (f == nullptr || f->type == Type::histogram) return;
+    Family& f = family(name);
+    if (f.type == Type::histogram) return;
     // A counter only goes up; a negative or NaN step would break rate() for every reader.
-    if (f->type == Type::counter && !(by >= 0)) return;
-    if (Series* s = series(*f, label_values)) s->value += by;
+    if (f.type == Type::counter && !(by >= 0)) return;
+    if (Series* s = series(f, label_values)) s->value += by;
 }
 
 void Metrics::set(std::string_view name, double value, const std::vector<std::string>& label_values) {
     std::lock_guard lock(mutex_);
-    Family* f = family(name);
-    if (f == nullptr || f->type != Type::gauge) return;
-    if (Series* s = series(*f, label_values)) s->value = value;
+    Family& f = family(name);
+    if (f.type != Type::gauge) return;
+    if (Series* s = series(f, label_values)) s->value = value;
 }
 
 void Metrics::gauge_add(std::string_view name, double by, const std::vector<std::string>& label_values) {
     std::lock_guard lock(mutex_);
-    Family* f = family(name);
-    if (f == nullptr || f->type != Type::gauge) return;
-    if (Series* s = series(*f, label_values)) s->value += by;
+    Family& f = family(name);
+    if (f.type != Type::gauge) return;
+    if (Series* s = series(f, label_values)) s->value += by;
 }
 
 void Metrics::observe(std::string_view name, double value, const std::vector<std::string>& label_values) {
-    // A NaN would make _sum NaN for the rest of the process's life.
-    if (std::isnan(value)) return;
     std::lock_guard lock(mutex_);
-    Family* f = family(name);
-    if (f == nullptr || f->type != Type::histogram) return;
-    Series* s = series(*f, label_values);
+    Family& f = family(name);
+    // A NaN would make _sum NaN for the rest of the process's life.
+    if (std::isnan(value) || f.type != Type::histogram) return;
+    Series* s = series(f, label_values);
     if (s == nullptr) return;
-    const auto bucket = std::lower_bound(f->bounds.begin(), f->bounds.end(), value) - f->bounds.begin();
+    const auto bucket = std::lower_bound(f.bounds.begin(), f.bounds.end(), value) - f.bounds.begin();
     ++s->counts[static_cast<std::size_t>(bucket)];
     s->sum += value;
     ++s->count;

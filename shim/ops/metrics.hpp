@@ -1,9 +1,10 @@
 #pragma once
 // A small Prometheus registry rendered in the text exposition format 0.0.4, so the server needs no client
 // library. Registration (add_*) happens at start-up and throws std::invalid_argument on a programmer error
-// (bad or duplicate name, bad label name, unsorted bounds). Recording (inc, set, gauge_add, observe) never
-// throws: an unknown name, a wrong metric type or a wrong number of label values is ignored, because a
-// metrics slip must never fail a request.
+// (bad or duplicate name, bad label name, unsorted bounds). Recording (inc, set, gauge_add, observe) on a
+// name never registered throws std::logic_error naming it: a metric that silently never moves is a bug found
+// too late, and the server's per-connection catch logs it. A wrong metric type or a wrong number of label
+// values is ignored.
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -49,7 +50,8 @@ private:
 
     void add(std::string_view name, std::string_view help, Type type, std::vector<std::string> label_names,
              std::vector<double> bounds);
-    Family* family(std::string_view name);
+    // The family registered as `name`; throws std::logic_error when there is none.
+    Family& family(std::string_view name);
     // The series for label_values, created on first use; nullptr when the number of values is wrong.
     static Series* series(Family& family, const std::vector<std::string>& label_values);
 

@@ -1,5 +1,7 @@
 #include "serve/config.hpp"
 
+#include "sigma_analysis/legacy_routes.hpp"
+
 #include <boost/asio/ip/address.hpp>
 #include <boost/url/parse.hpp>
 #include <charconv>
@@ -431,7 +433,13 @@ std::string serve_usage() {
         "usage: sigma-shim serve [options]\n\n"
         "Serves the deprecated VirusTotal Sigma routes, rebuilt from File and File behaviour objects,\n"
         "and passes every other /api/v3/ request through to the upstream unchanged.\n\n"
-        "options (each also from the environment variable shown):\n";
+        "legacy routes ({id}: an MD5, SHA-1 or SHA-256; `sigma-shim routes` says what each answers):\n";
+    for (const auto& route : sigma_analysis::legacy_routes()) {
+        std::string line = "  " + std::string(route.method) + " " + std::string(route.path);
+        line.append(line.size() < 58 ? 58 - line.size() : 1, ' ');
+        s += line + std::string(sigma_analysis::form_name(route.form)) + "\n";
+    }
+    s += "\noptions (each also from the environment variable shown):\n";
     for (const auto& o : options()) {
         std::string head = "  --" + std::string(o.name);
         if (!o.placeholder.empty()) head += " " + std::string(o.placeholder);

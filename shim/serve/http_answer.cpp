@@ -2,9 +2,31 @@
 
 #include "sigma_analysis/errors.hpp"
 
+#include <algorithm>
 #include <boost/json/parse.hpp>
 
 namespace shim::serve {
+
+namespace {
+
+bool same_name(std::string_view a, std::string_view b) {
+    const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+    return a.size() == b.size() &&
+           std::equal(a.begin(), a.end(), b.begin(), [&](char x, char y) { return lower(x) == lower(y); });
+}
+
+} // namespace
+
+void HttpAnswer::set(std::string name, std::string value) {
+    const auto same = [&](const auto& header) { return same_name(header.first, name); };
+    const auto first = std::find_if(headers.begin(), headers.end(), same);
+    if (first == headers.end()) {
+        headers.emplace_back(std::move(name), std::move(value));
+        return;
+    }
+    headers.erase(std::remove_if(std::next(first), headers.end(), same), headers.end());
+    *first = {std::move(name), std::move(value)};
+}
 
 HttpAnswer error_answer(std::string_view code, std::string_view message) {
     HttpAnswer a;

@@ -15,7 +15,10 @@ struct HttpAnswer {
     std::size_t upstream_calls = 0; // for the log line
     std::string note;               // for the log line: why partial, what failed upstream
 
-    void set(std::string name, std::string value) { headers.emplace_back(std::move(name), std::move(value)); }
+    // Sets the header, replacing one of the same name (names compare without regard to case, RFC 9110 5.1),
+    // so that a later layer can override what an earlier one set without the client getting both. Nothing
+    // here sends a header more than once; a repeatable one would need an `add`.
+    void set(std::string name, std::string value);
 };
 
 // A VirusTotal-shaped error made by the shim: {"error": {"code", "message"}} with the status VirusTotal uses.

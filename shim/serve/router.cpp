@@ -1,6 +1,7 @@
 #include "serve/router.hpp"
 
 #include "sigma_analysis/file_id.hpp"
+#include "sigma_analysis/legacy_routes.hpp"
 
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
@@ -11,7 +12,6 @@ namespace shim::serve {
 namespace {
 
 namespace urls = boost::urls;
-using sigma_analysis::Form;
 
 Route invalid(std::string why) {
     Route r;
@@ -39,13 +39,26 @@ std::string read_page(const urls::url_view& url, sigma_analysis::Page& page) {
     return {};
 }
 
-// The File request for ?relationships=...,sigma_analysis,...: the list without sigma_analysis, dropped if
-// empty.
-std::string file_target_without_sigma(const urls::url_view& url) {
+// Whether the comma-separated list in some `name` parameter names `item`.
+bool list_param_names(const urls::url_view& url, std::string_view name, std::string_view item) {
+    for (const auto& p : url.params()) {
+        if (p.key != name) continue;
+        std::string_view list = p.value;
+        while (!list.empty()) {
+            const auto comma = list.find(',');
+            if (list.substr(0, comma) == item) return true;
+            list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+        }
+    }
+    return false;
+}
+
+// The File request for ?relationships=...,sigma_analysis,...: the list without `item`, dropped if empty.
+std::string file_target_without(const urls::url_view& url, std::string_view name, std::string_view item) {
     urls::url copy(url);
     auto params = copy.params();
     for (auto it = params.begin(); it != params.end();) {
-        if ((*it).key != "relationships") {
+        if ((*it).key != name) {
             ++it;
             continue;
         }
@@ -54,15 +67,14 @@ std::string file_target_without_sigma(const urls::url_view& url) {
         std::string_view list = value;
         while (!list.empty()) {
             const auto comma = list.find(',');
-            const auto item = list.substr(0, comma);
-            if (!item.empty() && item != "sigma_analysis")
-                kept += (kept.empty() ? "" : ",") + std::string(item);
+            const auto entry = list.substr(0, comma);
+            if (!entry.empty() && entry != item) kept += (kept.empty() ? "" : ",") + std::string(entry);
             list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
         }
         if (kept.empty()) {
             it = params.erase(it);
         } else {
-            it = params.replace(it, {"relationships", kept});
+            it = params.replace(it, {name, kept});
             ++it;
         }
     }
@@ -70,17 +82,52 @@ std::string file_target_without_sigma(const urls::url_view& url) {
     return std::string(copy.encoded_target());
 }
 
-bool asks_for_sigma_relationship(const urls::url_view& url) {
-    for (const auto& p : url.params()) {
-        if (p.key != "relationships") continue;
-        std::string_view list = p.value;
-        while (!list.empty()) {
-            const auto comma = list.find(',');
-            if (list.substr(0, comma) == "sigma_analysis") return true;
-            list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+// A row of the legacy route table, split once: its path segments ("{id}" matches any one segment) and its
+// optional query condition.
+struct RoutePattern {
+    const sigma_analysis::LegacyRoute* route = nullptr;
+    std::vector<std::string_view> segments;
+    std::size_t id_at = 0;
+    std::string_view query_name, query_item; // empty: no condition
+};
+
+std::vector<RoutePattern> compile_patterns() {
+    std::vector<RoutePattern> patterns;
+    for (const auto& route : sigma_analysis::legacy_routes()) {
+        RoutePattern p;
+        p.route = &route;
+        std::string_view path = route.path;
+        if (const auto q = path.find('?'); q != std::string_view::npos) {
+            const auto condition = path.substr(q + 1);
+            const auto eq = condition.find('=');
+            p.query_name = condition.substr(0, eq);
+            p.query_item = condition.substr(eq + 1);
+            path = path.substr(0, q);
         }
+        for (path.remove_prefix(1);;) {
+            const auto slash = path.find('/');
+            if (path.substr(0, slash) == "{id}") p.id_at = p.segments.size();
+            p.segments.push_back(path.substr(0, slash));
+            if (slash == std::string_view::npos) break;
+            path.remove_prefix(slash + 1);
+        }
+        patterns.push_back(std::move(p));
     }
-    return false;
+    return patterns;
+}
+
+const RoutePattern* match_legacy(const std::vector<std::string_view>& seg, const urls::url_view& url) {
+    static const std::vector<RoutePattern> patterns = compile_patterns();
+    for (const auto& p : patterns) {
+        if (p.segments.size() != seg.size()) continue;
+        bool same = true;
+        for (std::size_t i = 0; i < seg.size() && same; ++i)
+            same = i == p.id_at || p.segments[i] == seg[i];
+        if (!same) continue;
+        if (!p.query_name.empty() && !list_param_names(url, p.query_name, p.query_item)) continue;
+        return &p;
+    }
+    return nullptr;
 }
 
 // "." or "..", with any dot spelled %2e in either case (RFC 3986 2.1: "%2e%2E" is ".." too): an upstream that
@@ -153,36 +200,22 @@ Route route_request(std::string_view method, std::string_view target) {
     r.route_class = RouteClass::passthrough;
     if (method != "GET") return r;
 
-    const auto legacy = [&](Form form, std::string_view id) {
-        r.route_class = RouteClass::legacy;
-        r.form = form;
-        r.id = id;
-        r.file_target = "/api/v3/files/" + sigma_analysis::to_lower_ascii(id);
-        if (form == Form::rules || form == Form::rules_descriptors) {
-            sigma_analysis::Page page;
-            r.error = read_page(url, page);
-            r.page = page;
-        }
-    };
-    const auto n = seg.size();
-    if (n >= 4 && seg[2] == "sigma_analyses") {
-        if (n == 4)
-            legacy(Form::object, seg[3]);
-        else if (n == 5 && seg[4] == "rules")
-            legacy(Form::rules, seg[3]);
-        else if (n == 6 && seg[4] == "relationships" && seg[5] == "rules")
-            legacy(Form::rules_descriptors, seg[3]);
-    } else if (n >= 4 && seg[2] == "files") {
-        if (n == 5 && seg[4] == "sigma_analysis")
-            legacy(Form::relationship, seg[3]);
-        else if (n == 6 && seg[4] == "relationships" && seg[5] == "sigma_analysis")
-            legacy(Form::descriptor, seg[3]);
-        else if (n == 4 && asks_for_sigma_relationship(url)) {
-            legacy(Form::embedded, seg[3]);
-            const std::string without = file_target_without_sigma(url);
-            if (const auto query = without.find('?'); query != std::string::npos)
-                r.file_target += without.substr(query);
-        }
+    const RoutePattern* match = match_legacy(seg, url);
+    if (match == nullptr) return r;
+    const auto id = seg[match->id_at];
+    r.route_class = RouteClass::legacy;
+    r.form = match->route->form;
+    r.id = id;
+    r.file_target = "/api/v3/files/" + sigma_analysis::to_lower_ascii(id);
+    if (match->route->paged) {
+        sigma_analysis::Page page;
+        r.error = read_page(url, page);
+        r.page = page;
+    }
+    if (!match->query_name.empty()) { // the File request keeps the rest of the query
+        const std::string without = file_target_without(url, match->query_name, match->query_item);
+        if (const auto query = without.find('?'); query != std::string::npos)
+            r.file_target += without.substr(query);
     }
     return r;
 }

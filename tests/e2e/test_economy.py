@@ -17,6 +17,7 @@ import unittest
 # Runnable as `python3 -m unittest tests/e2e/test_economy.py` from the source folder too.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import route_table
 from harness import API_KEY, ShimTestCase, decoded, non_loopback_ipv4
 
 F568 = "f568a0362c238ebbadca53fd4307dac2fe209ddc6257fd300379ebc3c10261e9"   # demo: file + behaviour page
@@ -43,16 +44,14 @@ def relationship(file_id):
 
 
 def legacy_routes(file_id):
-    """Every legacy route for one id, the list routes also with a window and a cursor."""
-    return ["/api/v3/sigma_analyses/%s" % file_id,
-            "/api/v3/files/%s/sigma_analysis" % file_id,
-            "/api/v3/files/%s/relationships/sigma_analysis" % file_id,
-            "/api/v3/files/%s?relationships=sigma_analysis" % file_id,
-            "/api/v3/sigma_analyses/%s/rules" % file_id,
-            "/api/v3/sigma_analyses/%s/rules?limit=2" % file_id,
-            "/api/v3/sigma_analyses/%s/rules?limit=2&cursor=2" % file_id,
-            "/api/v3/sigma_analyses/%s/relationships/rules" % file_id,
-            "/api/v3/sigma_analyses/%s/relationships/rules?limit=40" % file_id]
+    """Every legacy route for one id (the route table's), the list routes also with windows and a cursor."""
+    paths = []
+    for route in route_table.legacy_routes():
+        path = route["path"].format(id=file_id)
+        paths.append(path)
+        if route["paged"]:
+            paths += [path + "?limit=2", path + "?limit=2&cursor=2", path + "?limit=40"]
+    return paths
 
 
 def metric_samples(shim):

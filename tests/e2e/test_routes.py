@@ -10,6 +10,7 @@ import urllib.parse
 
 import harness
 from harness import API_KEY, ShimTestCase, convert, decoded, rules_folder, upstream_inputs
+from route_table import forms
 
 F568 = "f568a0362c238ebbadca53fd4307dac2fe209ddc6257fd300379ebc3c10261e9"   # demo: file + behaviour page
 F568_MD5 = "2a0ac716254c23667b8a223a6e5f6e13"
@@ -23,16 +24,6 @@ DOCS_OBJ = "c885691ab568bd5bff581555e1d15ef82558c5a655c9c51ae5bd554b85fc7424"
 RULE_5C3E = "5c3ea6806114163b8cdf5735aeb07e702ab63e0e486f721df84cf675e2b0a04b"
 
 ALL_FILES = [F568, PS1, STATS_ONLY, F912, DOCS_REL, DOCS_OBJ]
-
-# form -> (path template, whether it is a list route)
-FORMS = {
-    "object": ("/api/v3/sigma_analyses/{id}", False),
-    "relationship": ("/api/v3/files/{id}/sigma_analysis", False),
-    "descriptor": ("/api/v3/files/{id}/relationships/sigma_analysis", False),
-    "embedded": ("/api/v3/files/{id}?relationships=sigma_analysis", False),
-    "rules": ("/api/v3/sigma_analyses/{id}/rules", True),
-    "rules-descriptors": ("/api/v3/sigma_analyses/{id}/relationships/rules", True),
-}
 
 NO_SIGMA_SHA256 = hashlib.sha256(b"sigma-shim e2e: a file without any Sigma data").hexdigest()
 
@@ -93,7 +84,7 @@ class RoutesBase(ShimTestCase):
         for sha256 in files:
             ids = (id_variants or {}).get(sha256, [sha256])
             for file_id in ids:
-                for form, (template, is_list) in FORMS.items():
+                for form, (template, is_list) in forms().items():
                     path = template.format(id=file_id)
                     limit = None
                     if is_list:
@@ -245,7 +236,7 @@ class RoutesBase(ShimTestCase):
     def test_file_without_sigma_data(self):
         self.up.data.add_file(no_sigma_file())
         shim = self.start_shim(*self.shim_args())
-        for form, (template, is_list) in FORMS.items():
+        for form, (template, is_list) in forms().items():
             with self.subTest(form=form):
                 code, want, err = self.oracle(NO_SIGMA_SHA256, form, file_id=NO_SIGMA_SHA256,
                                               limit=10 if is_list else None)
@@ -271,7 +262,7 @@ class RoutesBase(ShimTestCase):
         status_up, body_up = harness.fetch_direct(self.up, "/api/v3/files/" + unknown)
         self.assertEqual(status_up, 404)
         shim = self.start_shim(*self.shim_args())
-        for form, (template, is_list) in FORMS.items():
+        for form, (template, is_list) in forms().items():
             with self.subTest(form=form):
                 status, headers, body = self.get(shim, template.format(id=unknown))
                 self.assertVtError(status, body, 404, "NotFoundError")
@@ -282,7 +273,7 @@ class RoutesBase(ShimTestCase):
         bad_ids = ["not-a-hash", "zz" * 16, F568[:-1], F568 + "0", "0123", "%2F" + F568_MD5[3:], F568_MD5 + "%00",
                    "g" * 32, "%2e%2e"]
         for bad in bad_ids:
-            for form, (template, is_list) in FORMS.items():
+            for form, (template, is_list) in forms().items():
                 path = template.format(id=bad)
                 with self.subTest(id=bad, form=form):
                     self.up.clear_requests()
@@ -296,7 +287,7 @@ class RoutesBase(ShimTestCase):
         shim = self.start_shim(*self.shim_args())
         for sha256, limit in ((DOCS_OBJ, 2), (PS1, 10)):
             for form in ("rules", "rules-descriptors"):
-                template = FORMS[form][0]
+                template = forms()[form][0]
                 code, everything, err = self.oracle(sha256, form, file_id=sha256)
                 all_items = json.loads(everything)["data"]
                 collected = []
@@ -339,7 +330,7 @@ class RoutesBase(ShimTestCase):
         shim = self.start_shim(*self.shim_args())
         for query in ("limit=abc", "limit=0", "limit=-1", "cursor=%25%25not-a-cursor"):
             for form in ("rules", "rules-descriptors"):
-                path = FORMS[form][0].format(id=DOCS_OBJ) + "?" + query
+                path = forms()[form][0].format(id=DOCS_OBJ) + "?" + query
                 with self.subTest(path=path):
                     self.up.clear_requests()
                     status, headers, body = self.get(shim, path)

@@ -9,19 +9,19 @@ import unittest
 import certs
 import upstream as vt
 from harness import API_KEY, ShimTestCase, child_env, decoded
+from route_table import paths
 
 F912 = "f912398cb3542ab704fe917af4a60d4feee21ac577535b10453170f10c6fd6de"
 F568 = "f568a0362c238ebbadca53fd4307dac2fe209ddc6257fd300379ebc3c10261e9"
 LEGACY = "/api/v3/sigma_analyses/" + F912
-LEGACY_PATHS = [
-    "/api/v3/sigma_analyses/" + F912,
-    "/api/v3/files/%s/sigma_analysis" % F912,
-    "/api/v3/files/%s/relationships/sigma_analysis" % F912,
-    "/api/v3/files/%s?relationships=sigma_analysis" % F912,
-    "/api/v3/sigma_analyses/%s/rules" % F912,
-    "/api/v3/sigma_analyses/%s/relationships/rules" % F912,
-]
 PASSTHROUGH = "/api/v3/echo/key-check"
+
+
+def legacy_paths(only=None):
+    """The legacy routes (those of the forms in `only`) for F912, in the route table's order."""
+    return paths(F912, only)
+
+
 CLIENT_KEY = "client-Key-abc123-DoNotLog"
 
 
@@ -33,7 +33,7 @@ class ApiKeys(ShimTestCase):
 
     def test_401_without_any_key(self):
         shim = self.start_shim(key=None)
-        for path in LEGACY_PATHS + [PASSTHROUGH, "/api/v3/files/" + F568]:
+        for path in legacy_paths() + [PASSTHROUGH, "/api/v3/files/" + F568]:
             with self.subTest(path=path):
                 status, headers, body = shim.request("GET", path)
                 self.assertVtError(status, decoded(headers, body), 401, "AuthenticationRequiredError")
@@ -73,7 +73,7 @@ class ApiKeys(ShimTestCase):
         unknown = hashlib.sha256(b"unknown").hexdigest()
         for key in (None, CLIENT_KEY):
             headers = {"x-apikey": key} if key else {}
-            for path in LEGACY_PATHS + [
+            for path in legacy_paths() + [
                     PASSTHROUGH, "/api/v3/sigma_analyses/" + unknown, "/api/v3/sigma_analyses/nothex",
                     "/api/v3/sigma_analyses/" + "ab" * 32, "/nowhere", "/api/v3/big?mb=1"]:
                 status, h, body = shim.request("GET", path, headers=headers)
@@ -107,7 +107,7 @@ class ApiKeys(ShimTestCase):
             headers = {"x-apikey": key} if key else {}
             for mode in ("reconstruct", "shadow", "compare"):
                 headers["X-Sigma-Shim-Mode"] = mode
-                for path in LEGACY_PATHS[:3]:
+                for path in legacy_paths(("object", "relationship", "descriptor")):
                     status, _, _ = shim.request("GET", path, headers=headers)
                     # Shadow serves the double's own legacy answer: 404 but for the one canned route.
                     self.assertIn(status, (200, 404), (mode, path))
@@ -265,7 +265,7 @@ class UpstreamFailures(ShimTestCase):
                 with self.subTest(status=status_up, target=target):
                     self.up.reset()
                     self.up.set_html(target, status_up)
-                    for path in LEGACY_PATHS[:2] + LEGACY_PATHS[4:5]:
+                    for path in legacy_paths(("object", "relationship", "rules")):
                         status, headers, body = shim.request("GET", path)
                         self.assertVtError(status, decoded(headers, body), 503, "TransientError")
 

@@ -3,6 +3,7 @@
 #include "economy/byte_lru.hpp"
 #include "ops/metrics.hpp"
 #include "serve/answer_memo.hpp"
+#include "serve/server_state.hpp"
 
 #include <boost/test/unit_test.hpp>
 #include <chrono>
@@ -39,6 +40,7 @@ BOOST_AUTO_TEST_SUITE(answer_memo)
 BOOST_AUTO_TEST_CASE(a_kept_answer_comes_back_whole_for_the_same_key_and_target_only) {
     ByteLru lru(1 << 20);
     shim::ops::Metrics metrics;
+    shim::serve::register_server_metrics(metrics); // the memo reports the cache's size
     AnswerMemo memo(lru, metrics);
     BOOST_TEST(!memo.find("key-a", target));
     memo.keep("key-a", target, rendered(), 2, in(60s));
@@ -59,6 +61,7 @@ BOOST_AUTO_TEST_CASE(a_kept_answer_comes_back_whole_for_the_same_key_and_target_
 BOOST_AUTO_TEST_CASE(only_fresh_200_answers_are_kept) {
     ByteLru lru(1 << 20);
     shim::ops::Metrics metrics;
+    shim::serve::register_server_metrics(metrics); // the memo reports the cache's size
     AnswerMemo memo(lru, metrics);
     memo.keep("k", target, rendered(404), 2, in(60s));
     BOOST_TEST(!memo.find("k", target));
@@ -70,6 +73,7 @@ BOOST_AUTO_TEST_CASE(only_fresh_200_answers_are_kept) {
 BOOST_AUTO_TEST_CASE(an_answer_is_not_served_after_its_objects_stop_being_fresh) {
     ByteLru lru(1 << 20);
     shim::ops::Metrics metrics;
+    shim::serve::register_server_metrics(metrics); // the memo reports the cache's size
     AnswerMemo memo(lru, metrics);
     memo.keep("k", target, rendered(), 2, std::chrono::steady_clock::now() + 50ms);
     BOOST_TEST(memo.find("k", target).has_value());
@@ -80,6 +84,7 @@ BOOST_AUTO_TEST_CASE(an_answer_is_not_served_after_its_objects_stop_being_fresh)
 BOOST_AUTO_TEST_CASE(nothing_is_kept_without_a_cache) {
     ByteLru lru(0);
     shim::ops::Metrics metrics;
+    shim::serve::register_server_metrics(metrics); // the memo reports the cache's size
     AnswerMemo memo(lru, metrics);
     memo.keep("k", target, rendered(), 2, in(60s));
     BOOST_TEST(!memo.find("k", target));

@@ -1,6 +1,7 @@
 // The server support library: Prometheus text, JSON log lines, gzip (including a zip bomb), key hashing.
 #include "ops/log.hpp"
 #include "ops/metrics.hpp"
+#include "sigma_analysis/json_writer.hpp"
 #include "util/gzip.hpp"
 #include "util/key_hash.hpp"
 
@@ -10,6 +11,7 @@
 #include <boost/json/value.hpp>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <set>
@@ -98,7 +100,6 @@ BOOST_AUTO_TEST_CASE(metrics_counter_with_labels) {
     m.inc("shim_requests_total", {"descriptor", "404"}, 0.5);
     m.inc("shim_requests_total", {"object", "200"}, -1);    // a counter never goes down
     m.inc("shim_requests_total", {"object"});               // wrong arity: ignored
-    m.inc("shim_unknown_total");                            // unknown: ignored
     m.observe("shim_requests_total", 1, {"object", "200"}); // wrong type: ignored
     m.set("shim_requests_total", 7, {"object", "200"});     // wrong type: ignored
     BOOST_TEST(m.render() == "# HELP shim_requests_total Requests answered.\n"
@@ -183,6 +184,31 @@ BOOST_AUTO_TEST_CASE(metrics_registration_errors) {
     BOOST_CHECK_THROW(m.add_histogram("h", "", {}, {2, 1}), std::invalid_argument);
 }
 
+// Writing to a name never registered is a programming error, and says so: the metric would never move.
+BOOST_AUTO_TEST_CASE(metrics_unregistered_names_throw) {
+    Metrics m;
+    const auto names_it = [](const std::string& name) {
+        return [name](const std::logic_error& e) {
+            return std::string(e.what()).find(name) != std::string::npos;
+        };
+    };
+    BOOST_CHECK_EXCEPTION(m.inc("shim_unknown_total"), std::logic_error, names_it("shim_unknown_total"));
+    BOOST_CHECK_EXCEPTION(m.inc("shim_unknown_total", {"a"}, 2), std::logic_error,
+                          names_it("shim_unknown_total"));
+    BOOST_CHECK_EXCEPTION(m.set("shim_unknown_gauge", 1), std::logic_error, names_it("shim_unknown_gauge"));
+    BOOST_CHECK_EXCEPTION(m.gauge_add("shim_unknown_gauge", -1), std::logic_error,
+                          names_it("shim_unknown_gauge"));
+    BOOST_CHECK_EXCEPTION(m.observe("shim_unknown_seconds", 0.5), std::logic_error,
+                          names_it("shim_unknown_seconds"));
+    BOOST_CHECK_EXCEPTION(m.observe("shim_unknown_seconds", std::nan("")), std::logic_error,
+                          names_it("shim_unknown_seconds"));
+    BOOST_TEST(m.render().empty()); // and nothing was created on the way
+    m.add_counter("shim_known_total", "Known.", {});
+    BOOST_CHECK_EXCEPTION(m.inc("shim_known"), std::logic_error,
+                          names_it("shim_known")); // no prefix matching
+    BOOST_CHECK_NO_THROW(m.inc("shim_known_total"));
+}
+
 BOOST_AUTO_TEST_CASE(metrics_concurrent_inc) {
     Metrics m;
     m.add_counter("hits_total", "Hits.", {"worker"});
@@ -264,6 +290,27 @@ BOOST_AUTO_TEST_CASE(log_invalid_utf8_is_repaired) {
     log.write(LogLevel::error, std::string("a\x80") + "b\xE2\x82" + "c\xC0\xAF" + "d\xED\xA0\x80");
     const auto value = boost::json::parse(lines_of(out.str()).at(0));
     BOOST_TEST(value.at("msg").as_string() == "a\uFFFDb\uFFFD\uFFFDc\uFFFD\uFFFDd\uFFFD\uFFFD\uFFFD");
+}
+
+// The log writes strings with the transform's escaper, asking it to repair invalid UTF-8; the transform keeps
+// the bytes as they came. Long runs go through the escaper's eight-bytes-at-a-time path.
+BOOST_AUTO_TEST_CASE(json_string_escaper_keeps_or_repairs_invalid_utf8) {
+    namespace jo = sigma_analysis::json_out;
+    const std::string in = std::string("0123456789\xFF"
+                                       "0123456789\"\x01é") +
+                           "\xE2\x82" + "0123456789abcdef\\";
+    std::string kept, repaired;
+    jo::append_string(kept, in);
+    jo::append_string(repaired, in, jo::InvalidUtf8::replace);
+    BOOST_TEST(kept == std::string("\"0123456789\xFF"
+                                   "0123456789\\\"\\u0001é\xE2\x82") +
+                           "0123456789abcdef\\\\\"");
+    BOOST_TEST(repaired ==
+               std::string("\"0123456789\uFFFD0123456789\\\"\\u0001é\uFFFD\uFFFD0123456789abcdef\\\\\""));
+    std::ostringstream out;
+    Logger log(out, LogLevel::debug, fixed_time);
+    log.write(LogLevel::info, in);
+    BOOST_TEST(out.str() == R"({"time":"2026-11-27T21:05:16.123Z","level":"info","msg":)" + repaired + "}\n");
 }
 
 BOOST_AUTO_TEST_CASE(log_level_filtering) {
