@@ -266,6 +266,8 @@ BOOST_AUTO_TEST_CASE(list_forms_answer_a_window_of_the_golden_items) {
     BOOST_TEST(first.at("data").as_array() == json::array(all_items.begin(), all_items.begin() + 10));
     BOOST_TEST(first.at_pointer("/meta/count").as_int64() == static_cast<std::int64_t>(all_items.size()));
     BOOST_TEST(first.at_pointer("/meta/cursor").as_string() == "10");
+    BOOST_TEST(first.at_pointer("/links/self").as_string() ==
+               "https://www.virustotal.com/api/v3/sigma_analyses/" + PS1 + "/rules?limit=10");
 
     const auto second = json::parse(b.get("/api/v3/sigma_analyses/" + PS1 + "/rules?limit=2&cursor=10").body);
     BOOST_TEST(second.at("data").as_array() == json::array(all_items.begin() + 10, all_items.begin() + 12));
@@ -414,9 +416,13 @@ BOOST_AUTO_TEST_CASE(rule_objects_are_fetched_at_most_rule_fetch_concurrency_at_
 BOOST_AUTO_TEST_CASE(an_invalid_id_or_window_is_400_and_asks_nothing) {
     Bench b;
     const std::vector<std::string> bad = {
-        "/api/v3/sigma_analyses/not-a-hash", "/api/v3/files/" + F912.substr(1) + "/sigma_analysis",
+        "/api/v3/sigma_analyses/not-a-hash",
+        "/api/v3/files/" + F912.substr(1) + "/sigma_analysis",
         "/api/v3/files/" + std::string(32, 'g') + "/relationships/sigma_analysis",
         "/api/v3/sigma_analyses/" + F912 + "/rules?limit=abc",
+        "/api/v3/sigma_analyses/" + F912 + "/rules?limit=0",
+        "/api/v3/sigma_analyses/" + F912 + "/relationships/rules?limit=-1",
+        "/api/v3/sigma_analyses/" + F912 + "/rules?cursor=%25%25x",
         "/api/v3/sigma_analyses/" + F912 + "/relationships/rules?cursor=%25%25x"};
     for (const auto& target : bad) {
         BOOST_TEST_CONTEXT(target) {
@@ -427,13 +433,25 @@ BOOST_AUTO_TEST_CASE(an_invalid_id_or_window_is_400_and_asks_nothing) {
     BOOST_TEST(b.up.requests.empty());
 }
 
-BOOST_AUTO_TEST_CASE(the_upstream_404_for_the_file_is_passed_through) {
-    Bench b;
+BOOST_AUTO_TEST_CASE(the_upstream_404_for_the_file_is_passed_through_in_every_form) {
     const std::string unknown(64, 'a');
-    const auto a = b.get("/api/v3/sigma_analyses/" + unknown);
-    check_error(a, 404, "NotFoundError");
-    BOOST_TEST(json::parse(a.body) ==
-               json::parse(R"({"error": {"code": "NotFoundError", "message": "not found"}})"));
+    const std::string own_error = R"({"error": {"code": "NotFoundError", "message": "no such file here"}})";
+    for (const std::string target :
+         {"/api/v3/sigma_analyses/{}", "/api/v3/files/{}/sigma_analysis",
+          "/api/v3/files/{}/relationships/sigma_analysis", "/api/v3/files/{}?relationships=sigma_analysis",
+          "/api/v3/sigma_analyses/{}/rules", "/api/v3/sigma_analyses/{}/relationships/rules"}) {
+        BOOST_TEST_CONTEXT(target) {
+            Bench b;
+            b.up.always(files(unknown), ts::json_answer(404, own_error));
+            b.serve(behaviours(unknown), empty_page);
+            std::string asked = target;
+            asked.replace(asked.find("{}"), 2, unknown);
+            const auto a = b.get(asked);
+            check_error(a, 404, "NotFoundError");
+            BOOST_TEST((a.body == own_error), "the upstream's own error body");
+            BOOST_TEST(rule_requests(b.up) == 0u);
+        }
+    }
 }
 
 BOOST_AUTO_TEST_CASE(upstream_failures_for_the_file) {
