@@ -28,6 +28,11 @@ using serve::Route;
 using serve::RouteClass;
 using serve::ServeConfig;
 
+// The request is the coroutine's own: it lives in its frame while the handler awaits.
+asio::awaitable<HttpAnswer> handle(LegacyHandler& legacy, LegacyRequest request) {
+    co_return co_await legacy.handle(request);
+}
+
 // Reconstructions through the chain `serve` uses, on an io_context of its own run by one thread; each call
 // waits for its answer, so recorded answers are reconstructed one after another (the quota flags pace them).
 class ChainReconstructor final : public cli::Reconstructor {
@@ -52,18 +57,14 @@ public:
     bool has_key() const { return !key_.empty(); }
 
     compare::Answer reconstruct(std::string_view target) override {
-        auto route = std::make_shared<const Route>(serve::route_request("GET", target));
-        if (route->route_class != RouteClass::legacy) {
+        Route route = serve::route_request("GET", target);
+        if (route.route_class != RouteClass::legacy) {
             HttpAnswer refused = error_answer("InvalidArgumentError", "not a legacy Sigma route");
             return comparable(refused);
         }
-        auto request = std::make_shared<const LegacyRequest>(
-            LegacyRequest{*route, key_, util::new_request_id(), std::string(target)});
-        LegacyHandler& legacy = chain_->legacy();
-        auto work = [route, request, &legacy]() -> asio::awaitable<HttpAnswer> {
-            co_return co_await legacy.handle(*request);
-        };
-        const HttpAnswer answer = asio::co_spawn(ioc_, work(), asio::use_future).get();
+        LegacyRequest request{std::move(route), key_, util::new_request_id(), std::string(target)};
+        const HttpAnswer answer =
+            asio::co_spawn(ioc_, handle(chain_->legacy(), std::move(request)), asio::use_future).get();
         return comparable(answer);
     }
 

@@ -12,7 +12,7 @@
 namespace shim::serve {
 
 struct LegacyRequest {
-    const Route& route;
+    Route route; // owned: a request outlives the caller's frame when a shadow comparison runs on its own
     std::string api_key;
     std::string request_id;
     std::string target; // the request target as sent: the upstream's own legacy answer is asked for with it

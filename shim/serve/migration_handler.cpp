@@ -162,11 +162,8 @@ asio::awaitable<MigrationOutcome> MigrationHandler::shadow(const LegacyRequest& 
                           config_.shadow_percent)) {
         // The comparison runs on its own, after this answer is on its way: it cannot delay or fail it.
         if (!legacy) legacy = comparable(served);
-        auto route = std::make_shared<const Route>(request.route);
-        LegacyRequest copy{*route, request.api_key, request.request_id, request.target};
         const auto executor = co_await asio::this_coro::executor;
-        background_.spawn(executor,
-                          compare_later(std::move(route), std::move(copy), std::move(*legacy), sha256));
+        background_.spawn(executor, compare_later(request, std::move(*legacy), sha256));
     } else {
         metrics_.inc("sigma_shim_shadow_skipped_total");
     }
@@ -174,8 +171,7 @@ asio::awaitable<MigrationOutcome> MigrationHandler::shadow(const LegacyRequest& 
     co_return answered(std::move(served));
 }
 
-asio::awaitable<void> MigrationHandler::compare_later([[maybe_unused]] std::shared_ptr<const Route> route,
-                                                      LegacyRequest request, compare::Answer legacy,
+asio::awaitable<void> MigrationHandler::compare_later(LegacyRequest request, compare::Answer legacy,
                                                       std::string sha256) {
     try {
         const HttpAnswer reconstructed = co_await legacy_.handle(request);

@@ -12,7 +12,6 @@
 #include "serve/legacy_handler.hpp"
 
 #include <boost/asio/awaitable.hpp>
-#include <memory>
 #include <optional>
 #include <vector>
 
@@ -43,9 +42,8 @@ private:
     boost::asio::awaitable<HttpAnswer> upstream_legacy_answer(const LegacyRequest& request);
     boost::asio::awaitable<MigrationOutcome> shadow(const LegacyRequest& request);
     boost::asio::awaitable<MigrationOutcome> compare_now(const LegacyRequest& request);
-    // `route` keeps alive the Route that `request` refers to while the comparison runs on its own.
-    boost::asio::awaitable<void> compare_later(std::shared_ptr<const Route> route, LegacyRequest request,
-                                               compare::Answer legacy, std::string sha256);
+    boost::asio::awaitable<void> compare_later(LegacyRequest request, compare::Answer legacy,
+                                               std::string sha256);
     compare::ReportEntry record(const LegacyRequest& request, const std::string& sha256,
                                 compare::Answer legacy, const HttpAnswer& reconstructed);
 

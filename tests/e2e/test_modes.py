@@ -11,7 +11,6 @@ import unittest
 from harness import API_KEY, ShimTestCase, decoded, non_loopback_ipv4
 
 F912 = "f912398cb3542ab704fe917af4a60d4feee21ac577535b10453170f10c6fd6de"
-F568 = "f568a0362c238ebbadca53fd4307dac2fe209ddc6257fd300379ebc3c10261e9"
 HERE = os.path.dirname(os.path.abspath(__file__))
 LEGACY_F912 = os.path.join(HERE, "..", "fixtures", "vt", "legacy_files_sigma_analysis.real_f912398c.json")
 RELATIONSHIP = "/api/v3/files/%s/sigma_analysis"
@@ -56,13 +55,6 @@ class ModeTestCase(ShimTestCase):
 
 class Modes(ModeTestCase):
 
-    def test_reconstruct_is_the_default(self):
-        shim = self.start_shim()
-        status, headers, body = self.get(shim, RELATIONSHIP % F912)
-        self.assertEqual(status, 200, body)
-        self.assertEqual(headers.get("x-sigma-shim"), "reconstructed")
-        self.assertEqual(self.up.requests("/api/v3/files/%s/sigma_analysis" % F912), [])
-
     def test_passthrough_mode_relays_legacy_routes_unchanged(self):
         canned = json.dumps(legacy_f912()).encode()
         self.up.set_canned(RELATIONSHIP % F912, 200, canned, headers=[("X-Upstream", "yes")])
@@ -81,37 +73,7 @@ class Modes(ModeTestCase):
         self.assertVtError(status, body, 400, "InvalidArgumentError")
         self.assertEqual(len(self.up.requests()), 2)
 
-    def test_compare_mode_answers_with_the_report(self):
-        self.up.set_canned(RELATIONSHIP % F912, 200, legacy_f912())
-        shim = self.start_shim("--mode", "compare")
-        status, headers, body = self.get(shim, RELATIONSHIP % F912)
-        self.assertEqual(status, 200, body[:300])
-        self.assertEqual(headers.get("x-sigma-shim"), "compare")
-        report = json.loads(body)
-        self.assertEqual(report["schema"], "sigma-shim/compare-report/1")
-        self.assertEqual(report["summary"]["total"], 1)
-        result = report["results"][0]
-        self.assertEqual(result["class"], "exact", result["findings"])
-        self.assertEqual(result["target"], RELATIONSHIP % F912)
-        self.assertEqual(result["legacy"]["status"], 200)
-        self.assertEqual(result["reconstructed"]["status"], 200)
-
-
 class Shadow(ModeTestCase):
-
-    def test_serves_the_upstream_answer_and_compares_in_the_background(self):
-        canned = json.dumps(legacy_f912()).encode()
-        self.up.set_canned(RELATIONSHIP % F912, 200, canned)
-        shim = self.start_shim("--mode", "shadow")
-        status, headers, body = self.get(shim, RELATIONSHIP % F912)
-        self.assertEqual(status, 200)
-        self.assertEqual(body, canned)
-        self.assertEqual(headers.get("x-sigma-shim"), "shadow")
-        report = self.comparisons(shim, 1)
-        self.assertEqual(report["summary"]["exact"], 1, report)
-        self.assertEqual(report["results"], [], "only `different` results are kept")
-        status, headers, metrics = shim.request("GET", "/_shim/metrics")
-        self.assertIn(b'sigma_shim_comparisons_total{class="exact"} 1', decoded(headers, metrics))
 
     def test_a_difference_is_kept_counted_and_shown(self):
         legacy = legacy_f912()
@@ -141,72 +103,6 @@ class Shadow(ModeTestCase):
         self.assertIn("rule_level", html)
         self.assertNotIn(API_KEY, html)
 
-    def test_the_comparison_never_delays_the_served_answer(self):
-        canned = json.dumps(legacy_f912()).encode()
-        self.up.set_canned(RELATIONSHIP % F912, 200, canned)
-        self.up.set_delay(3, "/api/v3/files/%s/behaviours" % F912)  # the reconstruction is slow
-        shim = self.start_shim("--mode", "shadow")
-        started = time.monotonic()
-        status, headers, body = self.get(shim, RELATIONSHIP % F912)
-        took = time.monotonic() - started
-        self.assertEqual((status, body), (200, canned))
-        self.assertLess(took, 2.5, "the served answer waited for the shadow reconstruction")
-        report = self.comparisons(shim, 1)
-        self.assertEqual(report["summary"]["exact"], 1)
-
-    def test_a_failed_reconstruction_still_serves_200(self):
-        canned = json.dumps(legacy_f912()).encode()
-        self.up.set_canned(RELATIONSHIP % F912, 200, canned)
-        self.up.set_canned("/api/v3/files/%s" % F912, 503, {"error": {"code": "TransientError",
-                                                                       "message": "try later"}})
-        shim = self.start_shim("--mode", "shadow", "--upstream-retries", "0")
-        status, headers, body = self.get(shim, RELATIONSHIP % F912)
-        self.assertEqual((status, body), (200, canned))
-        report = self.comparisons(shim, 1)
-        (result,) = report["results"]
-        self.assertEqual(result["class"], "different")
-        self.assertEqual(result["reconstructed"]["status"], 503)
-        self.assertIn("@status", [f["path"] for f in result["findings"]])
-        self.assertTrue(shim.alive())
-
-    def test_baseline_answers_stand_in_for_the_upstream(self):
-        baseline = os.path.join(self.tmp, "baseline")
-        os.makedirs(baseline)
-        with open(os.path.join(baseline, "f912.json"), "w") as f:
-            json.dump(legacy_f912(), f)
-        shim = self.start_shim("--mode", "shadow", "--baseline", "dir:" + baseline)
-        status, headers, body = self.get(shim, RELATIONSHIP % F912)
-        self.assertEqual(status, 200)
-        self.assertEqual(json.loads(body), legacy_f912())
-        self.assertEqual(headers.get("x-sigma-shim"), "shadow")
-        self.assertEqual(self.comparisons(shim, 1)["summary"]["exact"], 1)
-        self.assertEqual(self.up.requests("/api/v3/files/%s/sigma_analysis" % F912), [],
-                         "the recorded answer was asked of the upstream")
-        # A route with nothing recorded: the reconstruction is served, and nothing is compared.
-        status, headers, body = self.get(shim, OBJECT % F912)
-        self.assertEqual(status, 200)
-        self.assertEqual(headers.get("x-sigma-shim"), "reconstructed")
-        self.assertEqual(self.comparisons(shim, 1)["summary"]["total"], 1)
-
-    def test_shadow_percent_samples_files(self):
-        files = []
-        for i in range(40):
-            sha256, _, _ = self.up.data.add_clone(F912, "shadow %d" % i)
-            legacy = legacy_f912()
-            legacy["data"]["id"] = sha256
-            self.up.set_canned(RELATIONSHIP % sha256, 200, legacy)
-            files.append(sha256)
-        shim = self.start_shim("--mode", "shadow", "--shadow-percent", "30")
-        for sha256 in files:
-            status, headers, _ = self.get(shim, RELATIONSHIP % sha256)
-            self.assertEqual((status, headers.get("x-sigma-shim")), (200, "shadow"))
-        sampled = [s for s in files if in_rollout(s, 30, "shadow")]
-        self.assertTrue(0 < len(sampled) < len(files))
-        self.comparisons(shim, len(sampled))
-        self.assertEqual({r.path.split("/")[4] for r in self.up.requests("/api/v3/files/") if
-                          r.path.endswith("/behaviours")}, set(sampled))
-
-
 class Rollout(ModeTestCase):
 
     def test_one_file_always_gets_the_same_side(self):
@@ -234,42 +130,7 @@ class Rollout(ModeTestCase):
         finally:
             conn.close()
 
-    def test_each_file_gets_the_side_its_sha256_says(self):
-        files = [self.up.data.add_clone(F568, "share %d" % i) for i in range(300)]
-        shim = self.start_shim("--rollout-percent", "20")
-        conn = http.client.HTTPConnection(shim.host, shim.port, timeout=30)
-        reconstructed = 0
-        try:
-            for sha256, sha1, md5 in files:
-                # Asked by MD5, the side is still the SHA-256's.
-                conn.request("GET", OBJECT % md5, headers={"x-apikey": API_KEY})
-                resp = conn.getresponse()
-                resp.read()
-                side = resp.getheader("X-Sigma-Shim")
-                self.assertEqual(side, "reconstructed" if in_rollout(sha256, 20) else "passthrough", sha256)
-                reconstructed += side == "reconstructed"
-        finally:
-            conn.close()
-        # Not a statistical test (the unit tests check shares over 10,000 files): a sanity bound.
-        self.assertTrue(30 <= reconstructed <= 90, reconstructed)
-
-    def test_zero_and_hundred(self):
-        sha256, _, _ = self.up.data.add_clone(F912, "edges")
-        for percent, want in (("0", "passthrough"), ("100", "reconstructed")):
-            with self.subTest(percent=percent):
-                shim = self.start_shim("--rollout-percent", percent)
-                status, headers, _ = self.get(shim, RELATIONSHIP % sha256)
-                self.assertEqual(headers.get("x-sigma-shim"), want)
-                shim.stop()
-
-
 class ModeHeader(ModeTestCase):
-
-    def test_refused_unless_allowed(self):
-        shim = self.start_shim()
-        status, headers, body = self.get(shim, RELATIONSHIP % F912, {"X-Sigma-Shim-Mode": "passthrough"})
-        self.assertVtError(status, body, 403, "ForbiddenError")
-        self.assertEqual(self.up.requests(), [])
 
     def test_picks_the_mode_of_one_request_when_allowed(self):
         self.up.set_canned(RELATIONSHIP % F912, 200, legacy_f912())

@@ -124,37 +124,6 @@ class RoutesBase(ShimTestCase):
         status, headers, body = self.get(shim, "/api/v3/sigma_analyses/" + F912)
         self.assertNotIn(("127.0.0.1:%d" % shim.port).encode(), body)
 
-    def test_behaviour_pages_are_followed(self):
-        # A file whose three behaviours each add something, served one per page with meta.cursor.
-        up = self.make_upstream(tls=self.tls, page_size=1)
-        sha256, behaviours = add_three_behaviour_file(up)
-        shim = self.start_shim(*self.shim_args(), up=up)
-        self.up = up
-        code, want, err = self.oracle(sha256, "object")
-        self.assertEqual(code, 0, err)
-        self.assertEqual(len(json.loads(want)["data"]["attributes"]["rule_matches"]), 4)
-        up.clear_requests()
-        status, headers, body = self.get(shim, "/api/v3/sigma_analyses/" + sha256)
-        self.assertEqual(status, 200, body)
-        self.assertEqual(body, want)
-        pages = up.requests("/api/v3/files/%s/behaviours" % sha256)
-        self.assertEqual(len(pages), 3, pages)
-        self.assertNotIn("cursor", pages[0].query)
-        self.assertEqual([p.query.get("cursor", [None])[0] for p in pages[1:]], ["1", "2"])
-
-    def test_behaviour_pages_are_capped(self):
-        up = self.make_upstream(tls=self.tls, page_size=1)
-        sha256, behaviours = add_three_behaviour_file(up)
-        shim = self.start_shim(*self.shim_args("--behaviour-pages", "2"), up=up)
-        self.up = up
-        code, want, err = self.oracle(sha256, "object", max_pages=2)
-        self.assertEqual(code, 0, err)
-        up.clear_requests()
-        status, headers, body = self.get(shim, "/api/v3/sigma_analyses/" + sha256)
-        self.assertEqual(status, 200, body)
-        self.assertEqual(body, want)
-        self.assertEqual(len(up.requests("/api/v3/files/%s/behaviours" % sha256)), 2)
-
     # -- the embedded form's relationships parameter -------------------------------------------------
 
     def test_embedded_alone_drops_the_parameter_upstream(self):
@@ -257,17 +226,6 @@ class RoutesBase(ShimTestCase):
                     self.assertEqual(doc["error"]["message"], 'Sigma analysis for "%s" not found' % NO_SIGMA_SHA256)
                     self.assertEqual(body, want)
 
-    def test_unknown_file_relays_upstream_404(self):
-        unknown = hashlib.sha256(b"nobody has this file").hexdigest()
-        status_up, body_up = harness.fetch_direct(self.up, "/api/v3/files/" + unknown)
-        self.assertEqual(status_up, 404)
-        shim = self.start_shim(*self.shim_args())
-        for form, (template, is_list) in forms().items():
-            with self.subTest(form=form):
-                status, headers, body = self.get(shim, template.format(id=unknown))
-                self.assertVtError(status, body, 404, "NotFoundError")
-                self.assertEqual(json.loads(body), json.loads(body_up), "not the upstream's own error body")
-
     def test_bad_id_is_400_and_never_forwarded(self):
         shim = self.start_shim(*self.shim_args())
         bad_ids = ["not-a-hash", "zz" * 16, F568[:-1], F568 + "0", "0123", "%2F" + F568_MD5[3:], F568_MD5 + "%00",
@@ -313,72 +271,6 @@ class RoutesBase(ShimTestCase):
                         break
                 self.assertEqual(collected, all_items)
                 self.assertEqual(pages, (len(all_items) + limit - 1) // limit)
-
-    def test_rules_route_default_window_is_ten(self):
-        shim = self.start_shim(*self.shim_args())
-        code, want, err = self.oracle(PS1, "rules", file_id=PS1, limit=10)
-        status, headers, body = self.get(shim, "/api/v3/sigma_analyses/%s/rules" % PS1)
-        self.assertEqual(status, 200, body)
-        got, expected = json.loads(body), json.loads(want)
-        self.assertEqual(got["data"], expected["data"])
-        self.assertEqual(got["meta"], expected["meta"])
-        self.assertEqual(len(got["data"]), 10)
-        self.assertTrue(got["links"]["self"].startswith(
-            "https://www.virustotal.com/api/v3/sigma_analyses/%s/rules" % PS1), got["links"])
-
-    def test_rules_route_bad_limit_or_cursor(self):
-        shim = self.start_shim(*self.shim_args())
-        for query in ("limit=abc", "limit=0", "limit=-1", "cursor=%25%25not-a-cursor"):
-            for form in ("rules", "rules-descriptors"):
-                path = forms()[form][0].format(id=DOCS_OBJ) + "?" + query
-                with self.subTest(path=path):
-                    self.up.clear_requests()
-                    status, headers, body = self.get(shim, path)
-                    self.assertVtError(status, body, 400, "InvalidArgumentError")
-                    self.assertEqual(self.up.requests(), [])
-
-    def test_rules_use_upstream_rule_objects(self):
-        shim = self.start_shim(*self.shim_args())
-        self.up.clear_requests()
-        status, headers, body = self.get(shim, "/api/v3/sigma_analyses/%s/rules?limit=40" % DOCS_OBJ)
-        self.assertEqual(status, 200, body)
-        items = json.loads(body)["data"]
-        self.assertTrue(any(i["id"] == RULE_5C3E and "detection" in i["attributes"] for i in items))
-        for item in items:
-            self.assertIn("match", item["context_attributes"])
-        fetched = {r.path for r in self.up.requests("/api/v3/sigma_rules/")}
-        self.assertIn("/api/v3/sigma_rules/" + RULE_5C3E, fetched)
-
-
-def add_three_behaviour_file(up):
-    """A File object with one Sigma result and three behaviours, each adding a context or a rule."""
-    sha256 = hashlib.sha256(b"sigma-shim e2e: three behaviours").hexdigest()
-
-    def result(rule, level, values):
-        return {"rule_id": rule, "rule_level": level, "rule_title": "Rule " + rule[:6],
-                "rule_description": "described", "rule_source": "Sigma Integrated Rule Set (GitHub)",
-                "rule_author": "e2e", "match_context": [{"values": values}]}
-
-    rule_a = "a" * 64
-    rule_b = "b" * 64
-    rule_c = "c" * 64
-    file_obj = {"type": "file", "id": sha256, "attributes": {
-        "sha256": sha256, "md5": hashlib.md5(sha256.encode()).hexdigest(), "last_analysis_date": 1700000000,
-        "last_modification_date": 1700000500,
-        "sigma_analysis_results": [result(rule_a, "high", {"EventID": "1", "Image": "C:\\a.exe"})]}}
-    behaviours = []
-    for i, (rule, level, values) in enumerate([
-            (rule_a, "high", {"EventID": "1", "Image": "C:\\a2.exe"}),
-            (rule_b, "low", {"EventID": "13", "TargetObject": "HKLM\\x"}),
-            (rule_c, "medium", {"EventID": "11", "TargetFilename": "C:\\t.txt"})]):
-        behaviours.append({"type": "file_behaviour", "id": "%s_Sandbox%d" % (sha256, i),
-                           "attributes": {"sandbox_name": "Sandbox%d" % i, "analysis_date": 1700001000 + i,
-                                          "last_modification_date": 1700002000 + i,
-                                          "sigma_analysis_results": [result(rule, level, values)]}})
-    up.data.add_file(file_obj)
-    up.data.set_behaviours(sha256, behaviours)
-    return sha256, behaviours
-
 
 class RoutesOverHttp(RoutesBase):
     tls = False

@@ -13,6 +13,7 @@
 #include <deque>
 #include <exception>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -101,6 +102,31 @@ T run_to_end(boost::asio::io_context& ioc, boost::asio::awaitable<T> task) {
     ioc.run();
     if (failure) std::rethrow_exception(failure);
     return std::move(*value);
+}
+
+// A task started on an io_context that the test then steps itself (poll, run): done once the task has
+// finished, with its value or its exception.
+template <typename T> struct StartedTask {
+    bool done = false;
+    std::optional<T> value;
+    std::exception_ptr failure;
+
+    T get() {
+        if (failure) std::rethrow_exception(failure);
+        return std::move(*value);
+    }
+};
+
+// Starts `task` on `ioc` without running anything: poll() then runs it as far as it goes without waiting.
+template <typename T>
+std::shared_ptr<StartedTask<T>> start_task(boost::asio::io_context& ioc, boost::asio::awaitable<T> task) {
+    auto started = std::make_shared<StartedTask<T>>();
+    boost::asio::co_spawn(ioc, std::move(task), [started](std::exception_ptr e, T v) {
+        started->done = true;
+        started->failure = e;
+        if (!e) started->value = std::move(v);
+    });
+    return started;
 }
 
 } // namespace test_support

@@ -63,72 +63,6 @@ std::string golden_path(const std::string& input, sigma_analysis::Form form, std
     return path.append(".json");
 }
 
-// Skips white space from `i`; the index of the next other byte.
-std::size_t skip_space(std::string_view text, std::size_t i) {
-    while (i < text.size() && (text[i] == ' ' || text[i] == '\n' || text[i] == '\r' || text[i] == '\t'))
-        ++i;
-    return i;
-}
-
-// Works on the text, not on a parsed value, so that numbers and escapes keep their bytes and members their
-// order. Empty objects and arrays stay "{}" and "[]". Ends with a newline.
-std::string pretty(std::string_view text) {
-    std::string out;
-    std::size_t depth = 0;
-    const auto newline = [&] { out.append("\n").append(2 * depth, ' '); };
-    for (std::size_t i = skip_space(text, 0); i < text.size(); i = skip_space(text, i)) {
-        const char c = text[i];
-        if (c == '"') {
-            const std::size_t start = i++;
-            while (i < text.size() && text[i] != '"')
-                i += text[i] == '\\' ? 2 : 1;
-            out.append(text.substr(start, ++i - start));
-            continue;
-        }
-        ++i;
-        if (c == '{' || c == '[') {
-            const std::size_t next = skip_space(text, i);
-            if (next < text.size() && text[next] == (c == '{' ? '}' : ']')) {
-                out.push_back(c);
-                out.push_back(text[next]);
-                i = next + 1;
-                continue;
-            }
-            out.push_back(c);
-            ++depth;
-            newline();
-        } else if (c == '}' || c == ']') {
-            if (depth > 0) --depth;
-            newline();
-            out.push_back(c);
-        } else if (c == ',') {
-            out.push_back(c);
-            newline();
-        } else if (c == ':') {
-            out.append(": ");
-        } else {
-            out.push_back(c);
-        }
-    }
-    return out + "\n";
-}
-
-// The text with every white space byte outside strings removed.
-std::string minify(std::string_view text) {
-    std::string out;
-    for (std::size_t i = skip_space(text, 0); i < text.size(); i = skip_space(text, i)) {
-        if (text[i] != '"') {
-            out.push_back(text[i++]);
-            continue;
-        }
-        const std::size_t start = i++;
-        while (i < text.size() && text[i] != '"')
-            i += text[i] == '\\' ? 2 : 1;
-        out.append(text.substr(start, ++i - start));
-    }
-    return out;
-}
-
 // Where two texts first differ, by line, for the failure message.
 std::string first_difference(const std::string& got, const std::string& want) {
     std::istringstream a(got), b(want);
@@ -171,9 +105,9 @@ BOOST_AUTO_TEST_CASE(printer_keeps_every_byte_but_white_space) {
   }
 }
 )";
-    BOOST_TEST(pretty(compact) == want);
-    BOOST_TEST(pretty(want) == want);
-    BOOST_TEST(minify(want) + "\n" == compact);
+    BOOST_TEST(ts::pretty_json_text(compact) == want);
+    BOOST_TEST(ts::pretty_json_text(want) == want);
+    BOOST_TEST(ts::minify_json_text(want) + "\n" == compact);
 }
 
 BOOST_AUTO_TEST_CASE(every_fixture_route_and_mode) {
@@ -193,12 +127,13 @@ BOOST_AUTO_TEST_CASE(every_fixture_route_and_mode) {
                     const auto path = golden_path(input.name, route.form, mode);
                     if (update) {
                         std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-                        ts::write_file(path, pretty(r.out));
+                        ts::write_file(path, ts::pretty_json_text(r.out));
                     }
                     const auto golden = ts::read_file(path);
-                    const auto got = pretty(r.out);
+                    const auto got = ts::pretty_json_text(r.out);
                     BOOST_TEST((got == golden), path << " differs at " << first_difference(got, golden));
-                    BOOST_TEST((r.out == minify(golden) + "\n"), "the compact bytes differ from " << path);
+                    BOOST_TEST((r.out == ts::minify_json_text(golden) + "\n"),
+                               "the compact bytes differ from " << path);
                     json::error_code ec;
                     json::parse(r.out, ec);
                     BOOST_TEST(!ec, "not JSON: " << ec.message());
@@ -237,7 +172,7 @@ BOOST_AUTO_TEST_CASE(binary_matches_golden) {
             BOOST_TEST(r.exit_code == 0, r.err);
             const auto golden =
                 ts::read_file(golden_path(input.name, sigma_analysis::Form::relationship, "all"));
-            BOOST_TEST((r.out == minify(golden) + "\n"));
+            BOOST_TEST((r.out == ts::minify_json_text(golden) + "\n"));
         }
     }
 }

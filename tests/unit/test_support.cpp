@@ -115,4 +115,74 @@ bool same_json(const std::string& a, const std::string& b, std::string& message)
     return false;
 }
 
+// Skips white space from `i`; the index of the next other byte.
+namespace {
+
+std::size_t skip_space(std::string_view text, std::size_t i) {
+    while (i < text.size() && (text[i] == ' ' || text[i] == '\n' || text[i] == '\r' || text[i] == '\t'))
+        ++i;
+    return i;
+}
+
+} // namespace
+
+// Works on the text, not on a parsed value, so that numbers and escapes keep their bytes and members their
+// order. Empty objects and arrays stay "{}" and "[]". Ends with a newline.
+std::string pretty_json_text(std::string_view text) {
+    std::string out;
+    std::size_t depth = 0;
+    const auto newline = [&] { out.append("\n").append(2 * depth, ' '); };
+    for (std::size_t i = skip_space(text, 0); i < text.size(); i = skip_space(text, i)) {
+        const char c = text[i];
+        if (c == '"') {
+            const std::size_t start = i++;
+            while (i < text.size() && text[i] != '"')
+                i += text[i] == '\\' ? 2 : 1;
+            out.append(text.substr(start, ++i - start));
+            continue;
+        }
+        ++i;
+        if (c == '{' || c == '[') {
+            const std::size_t next = skip_space(text, i);
+            if (next < text.size() && text[next] == (c == '{' ? '}' : ']')) {
+                out.push_back(c);
+                out.push_back(text[next]);
+                i = next + 1;
+                continue;
+            }
+            out.push_back(c);
+            ++depth;
+            newline();
+        } else if (c == '}' || c == ']') {
+            if (depth > 0) --depth;
+            newline();
+            out.push_back(c);
+        } else if (c == ',') {
+            out.push_back(c);
+            newline();
+        } else if (c == ':') {
+            out.append(": ");
+        } else {
+            out.push_back(c);
+        }
+    }
+    return out + "\n";
+}
+
+// The text with every white space byte outside strings removed.
+std::string minify_json_text(std::string_view text) {
+    std::string out;
+    for (std::size_t i = skip_space(text, 0); i < text.size(); i = skip_space(text, i)) {
+        if (text[i] != '"') {
+            out.push_back(text[i++]);
+            continue;
+        }
+        const std::size_t start = i++;
+        while (i < text.size() && text[i] != '"')
+            i += text[i] == '\\' ? 2 : 1;
+        out.append(text.substr(start, ++i - start));
+    }
+    return out;
+}
+
 } // namespace test_support
