@@ -51,7 +51,9 @@ class AnswerFaults(FaultTestCase):
         self.start_shim(up)
         for params in ({}, {"chunked": True}, {"gzipped": True}, {"gzipped": True, "size": 16 * MB}):
             with self.subTest(**params):
-                up.script("big_json", **dict({"size": MB}, **params))
+                script = dict({"size": MB}, **params)
+                fu.big_json_body(script["size"], script.get("gzipped", False))  # made before the clock starts
+                up.script("big_json", **script)
                 ex = self.get(LEGACY)
                 self.assertShimError(ex, 503, "TransientError", "reconstructed")
                 self.assertFast(ex)
