@@ -7,7 +7,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <limits>
 #include <optional>
 #include <span>
 
@@ -18,7 +17,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using boost::system::error_code;
-using upstream::Connection;
 
 constexpr std::size_t chunk_bytes = 64 * 1024;
 
@@ -61,11 +59,6 @@ void copy_end_to_end(const http::message<isRequest, From>& from, http::message<i
     for (const auto& field : from) {
         if (!is_hop_by_hop(field.name_string(), connection)) to.insert(field.name_string(), field.value());
     }
-}
-
-template <typename Op>
-auto on_stream(Connection& c, Op&& op) {
-    return std::visit(std::forward<Op>(op), c.stream);
 }
 
 bool idempotent(http::verb v) {
@@ -218,7 +211,7 @@ asio::awaitable<RelayOutcome> relay(beast::tcp_stream& client, beast::flat_buffe
         answer_body.get().body().data = buf.data();
         answer_body.get().body().size = buf.size();
         conn.tcp().expires_after(cfg.upstream_timeout);
-        co_await on_stream(conn, [&](auto& s) {
+        co_await conn.on_stream([&](auto& s) {
             return http::async_read(s, conn.buffer, answer_body,
                                     asio::redirect_error(asio::use_awaitable, ec));
         });

@@ -38,6 +38,12 @@ struct Connection {
     bool reused = false;    // taken from the idle list: it may have been closed by the peer meanwhile
     std::thread::id thread; // the thread that opened it, the only one that may drive it
 
+    // Runs `op` on the stream, plain or TLS: `op` takes either as `auto&`.
+    template <typename Op>
+    auto on_stream(Op&& op) {
+        return std::visit(std::forward<Op>(op), stream);
+    }
+
     boost::beast::tcp_stream& tcp() {
         return std::visit(
             [](auto& s) -> boost::beast::tcp_stream& { return boost::beast::get_lowest_layer(s); }, stream);

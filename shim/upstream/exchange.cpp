@@ -20,11 +20,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using boost::system::error_code;
 
-template <typename Op>
-auto on_stream(Connection& c, Op&& op) {
-    return std::visit(std::forward<Op>(op), c.stream);
-}
-
 } // namespace
 
 bool is_interim_status(unsigned status) {
@@ -133,7 +128,7 @@ asio::awaitable<Exchange> Exchanger::start(ExchangeRequest request) {
         up.body().size = 0;
         up.body().more = has_body;
         arm(conn);
-        co_await on_stream(conn, [&](auto& s) {
+        co_await conn.on_stream([&](auto& s) {
             return http::async_write_header(s, sr, asio::redirect_error(asio::use_awaitable, ec));
         });
         // The request body, a chunk at a time as the client sends it: never held whole.
@@ -153,13 +148,13 @@ asio::awaitable<Exchange> Exchanger::start(ExchangeRequest request) {
             up.body().more = !last;
             out.body_bytes_sent += chunk.size();
             arm(conn);
-            co_await on_stream(conn, [&](auto& s) {
+            co_await conn.on_stream([&](auto& s) {
                 return http::async_write(s, sr, asio::redirect_error(asio::use_awaitable, ec));
             });
             if (ec == http::error::need_buffer) ec = {};
         }
         if (!ec && !has_body) {
-            co_await on_stream(conn, [&](auto& s) {
+            co_await conn.on_stream([&](auto& s) {
                 return http::async_write(s, sr, asio::redirect_error(asio::use_awaitable, ec));
             });
         }
@@ -170,7 +165,7 @@ asio::awaitable<Exchange> Exchanger::start(ExchangeRequest request) {
             out.answer->body_limit(std::numeric_limits<std::uint64_t>::max());
             out.answer->header_limit(options_.header_limit);
             if (head) out.answer->skip(true);
-            co_await on_stream(conn, [&](auto& s) {
+            co_await conn.on_stream([&](auto& s) {
                 return http::async_read_header(s, conn.buffer, *out.answer,
                                                asio::redirect_error(asio::use_awaitable, ec));
             });

@@ -52,12 +52,9 @@ asio::awaitable<UpstreamResponse> HttpUpstream::get(UpstreamRequest request) {
     if (const auto length = parser.content_length(); length && *length > options_.max_body_bytes)
         ec = http::error::body_limit;
     if (!ec)
-        co_await std::visit(
-            [&](auto& s) {
-                return http::async_read(s, conn.buffer, parser,
-                                        asio::redirect_error(asio::use_awaitable, ec));
-            },
-            conn.stream);
+        co_await conn.on_stream([&](auto& s) {
+            return http::async_read(s, conn.buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+        });
     if (ec) {
         auto r =
             ec == beast::error::timeout ? failed(Failure::deadline, "the upstream did not answer in time")

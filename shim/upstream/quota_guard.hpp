@@ -1,7 +1,8 @@
 #pragma once
-// The quota guard of every upstream exchange (reconstruction fetches and pass-through alike, see exchange.hpp):
-// keeps each key within its VirusTotal quota. A request that would exceed it waits up to QuotaOptions::wait,
-// then gets a local 429 QuotaExceededError with Retry-After, and the upstream is not touched. An upstream 429 marks the key exhausted until its Retry-After (or a minute) has passed.
+// The quota guard of every upstream exchange (reconstruction fetches and pass-through alike, see
+// exchange.hpp): keeps each key within its VirusTotal quota. A request that would exceed it waits up to
+// QuotaOptions::wait, then gets a local 429 QuotaExceededError with Retry-After, and the upstream is not
+// touched. An upstream 429 marks the key exhausted until its Retry-After (or a minute) has passed.
 #include "economy/quota_book.hpp"
 #include "ops/metrics.hpp"
 #include "upstream/clock.hpp"
