@@ -17,6 +17,7 @@ import time
 import unittest
 
 from harness import SANITIZED, ShimTestCase
+from route_table import legacy_routes
 
 F568 = "f568a0362c238ebbadca53fd4307dac2fe209ddc6257fd300379ebc3c10261e9"  # a file the double serves
 REQUEST_TIMEOUT = 3.0   # --request-timeout
@@ -27,14 +28,7 @@ MAX_HEADER = 16384      # --max-header-bytes (the default)
 LATE = 8.0 if SANITIZED else 4.0
 ANSWER_WAIT = 30.0 if SANITIZED else 15.0
 
-LEGACY_TEMPLATES = (
-    "/api/v3/sigma_analyses/{}",
-    "/api/v3/sigma_analyses/{}/rules",
-    "/api/v3/sigma_analyses/{}/relationships/rules",
-    "/api/v3/files/{}/sigma_analysis",
-    "/api/v3/files/{}/relationships/sigma_analysis",
-    "/api/v3/files/{}?relationships=sigma_analysis",
-)
+LEGACY_TEMPLATES = tuple(r["path"].replace("{id}", "{}") for r in legacy_routes())
 
 SMUGGLED = b"GET /api/v3/echo/smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
 

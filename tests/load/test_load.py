@@ -23,6 +23,7 @@ import unittest
 from harness import API_KEY, SANITIZED, Shim, _parse, child_env
 
 import loadgen
+from route_table import legacy_routes
 import upstream as vt
 
 SECONDS = int(os.environ.get("SIGMA_SHIM_LOAD_SECONDS", "20"))
@@ -37,14 +38,10 @@ COLD_FILES = 400          # more than the cache holds: misses throughout the run
 CACHE_BYTES = 4 << 20
 
 SOURCE = "f568a0362c238ebbadca53fd4307dac2fe209ddc6257fd300379ebc3c10261e9"
-LEGACY_ROUTES = (  # (target pattern, what a 200 must be)
-    ("/api/v3/sigma_analyses/%s", "object"),
-    ("/api/v3/files/%s/sigma_analysis", "object"),
-    ("/api/v3/files/%s/relationships/sigma_analysis", "relationship"),
-    ("/api/v3/sigma_analyses/%s/rules", "list"),
-    ("/api/v3/sigma_analyses/%s/relationships/rules", "list"),
-    ("/api/v3/files/%s?relationships=sigma_analysis", "file"),
-)
+# What a 200 of each legacy form must be; the routes themselves come from the binary's own table.
+SHAPE_OF_FORM = {"object": "object", "relationship": "object", "descriptor": "relationship", "rules": "list",
+                 "rules-descriptors": "list", "embedded": "file"}
+LEGACY_ROUTES = tuple((r["path"].replace("{id}", "%s"), SHAPE_OF_FORM[r["form"]]) for r in legacy_routes())
 # The mix: (kind, weight).
 MIX = (("legacy-hot", 40), ("legacy-cold", 20), ("passthrough-file", 30), ("passthrough-404", 10))
 MISSING_URL = "/api/v3/urls/bG9hZC10ZXN0"
