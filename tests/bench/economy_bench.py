@@ -1,8 +1,8 @@
 """Upstream economy benchmark for `sigma-shim serve` (not run by CI; prints one table).
 
-    tests/bench/run_economy [--binary build/sigma-shim] [--connections 64] [--workers 4] ...
+    tests/bench/run_economy [--binary build-bench/sigma-shim] [--connections 64] [--workers 4] ...
 
-It builds nothing: it runs the release binary (build/sigma-shim) in front of the Python VirusTotal double
+It builds nothing: it runs the bench preset's binary (build-bench/sigma-shim) in front of the Python VirusTotal double
 (tests/e2e/upstream.py, in its own process) serving 100 distinct files (copies of a fixture File object and its
 behaviour page, each with its own SHA-256, SHA-1 and MD5), every upstream request delayed by --latency
 (50 ms). The clients are Python threads with keep-alive connections, spread over several processes.
@@ -235,7 +235,7 @@ def shim_env(key):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description="sigma-shim upstream economy benchmark")
-    p.add_argument("--binary", default=os.path.join(SOURCE_DIR, "build", "sigma-shim"))
+    p.add_argument("--binary", default=os.path.join(SOURCE_DIR, "build-bench", "sigma-shim"))
     p.add_argument("--files", type=int, default=100)
     p.add_argument("--latency", type=float, default=0.050, help="seconds added to every upstream request")
     p.add_argument("--connections", type=int, default=64)
@@ -250,8 +250,8 @@ def main(argv=None):
     args = p.parse_args(argv)
 
     if not os.access(args.binary, os.X_OK):
-        raise SystemExit("no sigma-shim at %s: build it first (cmake --preset release && "
-                         "cmake --build build -j --target sigma-shim)" % args.binary)
+        raise SystemExit("no sigma-shim at %s: build it first (cmake --preset bench && "
+                         "cmake --build --preset bench -j --target sigma-shim)" % args.binary)
     ctx = multiprocessing.get_context("spawn")
     up = UpstreamProcess(ctx, args.files, args.latency)
     ids = up.ids

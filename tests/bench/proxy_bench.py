@@ -150,7 +150,7 @@ def wrk(url, connections, seconds, threads, script=None):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--binary", default=os.path.join(SOURCE_DIR, "build", "sigma-shim"))
+    ap.add_argument("--binary", default=os.path.join(SOURCE_DIR, "build-bench", "sigma-shim"))
     ap.add_argument("--seconds", type=int, default=10, help="each wrk run (default 10)")
     ap.add_argument("--connections", type=int, default=32, help="wrk connections for the ratios (default 32)")
     ap.add_argument("--rss-connections", type=int, default=256, help="connections for the RSS runs (256)")
