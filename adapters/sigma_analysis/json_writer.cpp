@@ -169,6 +169,12 @@ void append_value(std::string& out, const boost::json::value& v, KeyOrder order)
             out.append(v.get_double() > 0 ? "1e999" : "-1e999");
             return;
         }
+        // JSON has no NaN: Boost.JSON 1.81 reads a zero with an exponent beyond the double range (0e400) as
+        // NaN, which to_chars writes as "nan". The number the text stood for is zero.
+        if (std::isnan(v.get_double())) {
+            out.append("0");
+            return;
+        }
         // The shortest text that reads back to the same number ("1.5", not Boost.JSON 1.81's "1.5E0").
         char buf[32];
         const auto res = std::to_chars(buf, buf + sizeof buf, v.get_double());

@@ -29,6 +29,7 @@
 
 #include <algorithm>
 #include <boost/json/serialize.hpp>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -47,7 +48,9 @@ bool is_number(const json::value& v) {
 }
 
 double as_double(const json::value& v) {
-    if (v.is_double()) return v.get_double();
+    // Boost.JSON 1.81 reads a zero with an exponent beyond the double range (0e400) as NaN, which equals
+    // nothing, not even itself: the number the text stood for is zero (and the writer writes it so).
+    if (v.is_double()) return std::isnan(v.get_double()) ? 0.0 : v.get_double();
     if (v.is_int64()) return static_cast<double>(v.get_int64());
     return static_cast<double>(v.get_uint64());
 }

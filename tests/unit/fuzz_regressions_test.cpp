@@ -70,4 +70,21 @@ BOOST_AUTO_TEST_CASE(number_beyond_double_range_in_a_report_stays_json) {
     BOOST_TEST(report.at("results").at(0).at("class").as_string() == "different");
 }
 
+// compare_fuzz, "an answer compares exact with itself": Boost.JSON 1.81 reads 0e400 (a zero with an exponent
+// beyond the double range) as NaN, and NaN == NaN is false, so the body `0e400` differed from itself. Fixed
+// in shim/compare/comparison.cpp (such a NaN is the zero it stood for) and
+// adapters/sigma_analysis/json_writer.cpp (written 0, not `nan`).
+BOOST_AUTO_TEST_CASE(zero_with_a_huge_exponent_is_zero) {
+    const shim::compare::Answer answer{200, json::parse("0e400")};
+    const auto itself = shim::compare::compare(answer, answer, {});
+    BOOST_TEST((itself.verdict == shim::compare::Verdict::exact));
+    BOOST_TEST(itself.findings.empty());
+    const auto against_zero = shim::compare::compare(answer, {200, json::parse("[0]").at(0)}, {});
+    BOOST_TEST((against_zero.verdict == shim::compare::Verdict::exact));
+
+    std::string out;
+    sa::json_out::append_value(out, json::parse("[0e400,-0e400,1]"), sa::json_out::KeyOrder::as_given);
+    BOOST_TEST(out == "[0,0,1]");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
