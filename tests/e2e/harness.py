@@ -31,10 +31,16 @@ START_TIMEOUT = 10.0
 REQUEST_TIMEOUT = 15.0
 
 
+PROXY_VARIABLES = frozenset(v for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+                            for v in (name, name.lower()))
+
+
 def child_env(**extra):
-    """The environment for the shim: this process's, less VT_API_KEY and every SIGMA_SHIM_* variable
-    (they would configure the server), plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if k != "VT_API_KEY" and not k.startswith("SIGMA_SHIM_")}
+    """The environment for the shim: this process's, less VT_API_KEY, every SIGMA_SHIM_* variable (they would
+    configure the server) and the proxy variables (a proxy set on the test machine would route the shim's
+    upstream traffic), plus `extra`."""
+    env = {k: v for k, v in os.environ.items()
+           if k != "VT_API_KEY" and not k.startswith("SIGMA_SHIM_") and k not in PROXY_VARIABLES}
     env.update({k: str(v) for k, v in extra.items()})
     return env
 
