@@ -153,6 +153,9 @@ int run_serve(std::span<const std::string> args) {
     log.write(ops::LogLevel::info, "listening",
               {{"address", endpoint_text(bound)},
                {"upstream", config.upstream.origin},
+               {"upstream_proxy",
+                config.upstream_proxy.proxy ? config.upstream_proxy.proxy->display() : std::string("none")},
+               {"upstream_proxy_reason", config.upstream_proxy.reason},
                {"threads", static_cast<std::int64_t>(config.threads)},
                {"mode", std::string(serve::mode_name(config.mode))},
                {"server_key", state.server_key.empty() ? std::string("none") : std::string("configured")}});

@@ -52,8 +52,9 @@ UpstreamChain::UpstreamChain(boost::asio::io_context& ioc, serve::ServeConfig& c
         l.pool = std::make_unique<upstream::ConnectionPool>(
             ioc.get_executor(),
             upstream::PoolOptions{config.upstream.tls, config.upstream.host, config.upstream.port,
-                                  config.upstream_ca, config.upstream_connections},
-            metrics);
+                                  config.upstream_ca, config.upstream_connections,
+                                  config.upstream_proxy.proxy},
+            metrics, &log);
     } catch (const std::exception& e) {
         throw std::runtime_error("cannot set up TLS for the upstream (--upstream-ca " + config.upstream_ca +
                                  "): " + e.what());

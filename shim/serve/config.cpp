@@ -146,6 +146,15 @@ const std::vector<Option>& options() {
          }},
         {"upstream-ca", "FILE", "PEM certificates trusted for the upstream, in addition to the system store",
          "", apply_ca},
+        {"upstream-proxy", "URL",
+         "forward proxy to the upstream: http://[user:password@]host:port (none: direct); without it, "
+         "https_proxy/HTTPS_PROXY or http_proxy/HTTP_PROXY, with NO_PROXY (README \"Behind a proxy\")",
+         "",
+         [](ServeConfig& c, std::string_view v) {
+             c.upstream_proxy_url =
+                 v; // checked once the upstream is known, and never quoted: it may hold a password
+             return std::string();
+         }},
         {"public-base", "URL", "the base of every link in reconstructed answers",
          "https://www.virustotal.com", apply_public_base},
         number_option<unsigned>("threads", "threads, each running its own event loop", "the number of cores",
@@ -416,6 +425,17 @@ ConfigResult parse_serve_config(std::span<const std::string> args,
             return r;
         }
     }
+    const bool proxy_flagged = std::any_of(given.begin(), given.end(),
+                                           [](const auto& g) { return g.first->name == "upstream-proxy"; });
+    const auto& up = r.config.upstream;
+    const upstream::ProxyRequest proxy_request{r.config.upstream_proxy_url,
+                                               proxy_flagged ? "--upstream-proxy"
+                                                             : "SIGMA_SHIM_UPSTREAM_PROXY",
+                                               up.demo,
+                                               up.tls,
+                                               up.host,
+                                               up.port};
+    r.config.upstream_proxy = upstream::choose_proxy(proxy_request, getenv, r.error);
     return r;
 }
 

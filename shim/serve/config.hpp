@@ -3,6 +3,7 @@
 // variables, then passed down. Every limit is named here.
 #include "ops/log.hpp"
 #include "sigma_analysis/match_context.hpp"
+#include "upstream/proxy_settings.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -44,7 +45,9 @@ struct ServeConfig {
         false; // listening beyond loopback with a server-side key is refused without it
     std::uint16_t listen_port = 8080;
     UpstreamAddress upstream;
-    std::string upstream_ca; // extra trust anchors (PEM), added to the system store
+    std::string upstream_ca;        // extra trust anchors (PEM), added to the system store
+    std::string upstream_proxy_url; // --upstream-proxy as given (it may hold a password: never print it)
+    upstream::ProxyChoice upstream_proxy; // the proxy chosen from it or the environment, and why
     std::string public_base = "https://www.virustotal.com";
     unsigned threads = 1;
     std::size_t max_header_bytes = 16 * 1024;

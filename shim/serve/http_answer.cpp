@@ -40,12 +40,17 @@ HttpAnswer error_answer(std::string_view code, std::string_view message) {
 // VirusTotal-shaped error with its status, or a TransientError / DeadlineExceededError of ours.
 HttpAnswer upstream_error(const upstream::UpstreamResponse& r, std::string_view what) {
     if (r.failure == upstream::Failure::deadline) {
-        auto a = error_answer("DeadlineExceededError", "the upstream did not answer in time");
+        auto a = error_answer("DeadlineExceededError", r.failure_message.empty()
+                                                           ? "the upstream did not answer in time"
+                                                           : r.failure_message);
         a.note = std::string(what) + ": " + r.failure_detail;
         return a;
     }
     if (r.failure == upstream::Failure::transient) {
-        auto a = error_answer("TransientError", "the upstream could not be reached or gave a broken answer");
+        auto a =
+            error_answer("TransientError", r.failure_message.empty()
+                                               ? "the upstream could not be reached or gave a broken answer"
+                                               : r.failure_message);
         a.note = std::string(what) + ": " + r.failure_detail;
         return a;
     }

@@ -162,6 +162,7 @@ asio::awaitable<RelayOutcome> relay(beast::tcp_stream& client, beast::flat_buffe
                 exchange.failure == upstream::Failure::deadline ? "DeadlineExceededError" : "TransientError";
         }
         out.note = std::move(exchange.detail);
+        out.local_error_message = std::move(exchange.failure_message);
         out.client_reusable = false;
         co_return out;
     }

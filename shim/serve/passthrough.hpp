@@ -17,7 +17,8 @@ struct RelayOutcome {
     bool client_reusable = false; // the client connection may serve another request
     bool answered = false;        // false: nothing was written to the client; the caller sends `local_error`
     std::string local_error_code; // TransientError or DeadlineExceededError, when !answered
-    std::string note;             // for the log line
+    std::string local_error_message; // its message when the cause is worth naming (the proxy); else ""
+    std::string note;                // for the log line
     std::optional<upstream::UpstreamResponse> refused; // the quota's local 429: nothing went upstream
     std::uint64_t bytes_to_client = 0;                 // header and body bytes written to the client
     std::uint64_t bytes_from_client = 0;               // request body bytes read from the client

@@ -261,7 +261,9 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream, ServerState& st
                     if (has_body) keep_alive = false;
                 } else {
                     answer = error_answer(outcome.local_error_code,
-                                          relay_failure_message(outcome.local_error_code));
+                                          outcome.local_error_message.empty()
+                                              ? relay_failure_message(outcome.local_error_code)
+                                              : outcome.local_error_message);
                     answer.note = outcome.note;
                     keep_alive = false;
                 }

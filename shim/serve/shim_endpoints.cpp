@@ -96,8 +96,10 @@ HttpAnswer answer_shim_endpoint(const Route& route, ServerState& state, bool loo
         const bool draining = state.draining.load();
         std::string body = draining ? "draining\n" : "ok\n";
         if (has_flag(route.shim_query, "verbose")) {
+            const auto& proxy = state.config.upstream_proxy.proxy;
             body = std::string("[+]listener ") + (draining ? "failed: draining" : "ok") + "\n[+]upstream " +
-                   state.config.upstream.origin + " configured\n" + body;
+                   state.config.upstream.origin + (proxy ? " through " + proxy->display() : std::string()) +
+                   " configured\n" + body;
         }
         return text(draining ? 503 : 200, std::move(body));
     }

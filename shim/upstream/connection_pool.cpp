@@ -1,5 +1,7 @@
 #include "upstream/connection_pool.hpp"
 
+#include "upstream/proxy_tunnel.hpp"
+
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -55,6 +57,11 @@ bool idle_connection_is_clean(Connection& c) {
     return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
+// A host as it is written before ":port": IPv6 addresses in brackets.
+std::string bracketed(const std::string& host) {
+    return host.find(':') != std::string::npos ? "[" + host + "]" : host;
+}
+
 asio::execution_context* context_of(const asio::any_io_executor& executor) {
     return &asio::query(executor, asio::execution::context);
 }
@@ -77,17 +84,17 @@ void ConnectionLease::give_back() {
 }
 
 ConnectionPool::ConnectionPool(asio::any_io_executor slots_executor, PoolOptions options,
-                               ops::Metrics& metrics)
+                               ops::Metrics& metrics, ops::Logger* log)
     : options_(std::move(options)), metrics_(metrics), tls_(make_tls_context(options_)),
-      slots_(slots_executor, options_.max_in_use) {}
+      slots_(slots_executor, options_.max_in_use) {
+    if (options_.proxy) proxy_health_.emplace(metrics_, log, options_.proxy->display());
+}
 
 ConnectionPool::~ConnectionPool() = default;
 
 std::string ConnectionPool::host_header() const {
     const bool default_port = options_.port == (options_.tls ? "443" : "80");
-    const std::string host =
-        options_.host.find(':') != std::string::npos ? "[" + options_.host + "]" : options_.host;
-    return default_port ? host : host + ":" + options_.port;
+    return default_port ? bracketed(options_.host) : bracketed(options_.host) + ":" + options_.port;
 }
 
 void ConnectionPool::note_use(const Connection& connection) {
@@ -108,7 +115,7 @@ asio::awaitable<ConnectionLease> ConnectionPool::acquire(SteadyClock::time_point
             co_await (slots_.async_send(error_code{}, asio::redirect_error(asio::use_awaitable, send_ec)) ||
                       timer.async_wait(asio::redirect_error(asio::use_awaitable, timer_ec)));
         if (first.index() == 1 || send_ec) {
-            error = {true, "no upstream connection became free before the deadline"};
+            error = {true, "no upstream connection became free before the deadline", {}};
             co_return ConnectionLease{};
         }
     }
@@ -145,18 +152,32 @@ asio::awaitable<std::unique_ptr<Connection>> ConnectionPool::connect(SteadyClock
     else
         conn = std::make_unique<Connection>(std::in_place_type<Connection::Plain>, executor);
 
+    // The first hop: the proxy when there is one, else the upstream itself.
+    const auto& proxy = options_.proxy;
+    auto cannot_reach = [&](bool too_late, const std::string& what, const error_code& ec) {
+        if (proxy) {
+            proxy_failed(
+                error, too_late ? ProxyFailure::timeout : ProxyFailure::unreachable, too_late,
+                "the upstream proxy " + proxy->authority() +
+                    (too_late ? " could not be reached in time" : " cannot be reached: " + ec.message()));
+        } else {
+            error = {too_late, what + (ec ? ": " + ec.message() : std::string()), {}};
+        }
+    };
     error_code ec, timer_ec;
     tcp::resolver resolver(executor);
     asio::steady_timer timer(executor, deadline);
-    const auto resolved = co_await (
-        resolver.async_resolve(options_.host, options_.port, asio::redirect_error(asio::use_awaitable, ec)) ||
-        timer.async_wait(asio::redirect_error(asio::use_awaitable, timer_ec)));
+    const auto& host = proxy ? proxy->host : options_.host;
+    const auto& port = proxy ? proxy->port : options_.port;
+    const auto resolved =
+        co_await (resolver.async_resolve(host, port, asio::redirect_error(asio::use_awaitable, ec)) ||
+                  timer.async_wait(asio::redirect_error(asio::use_awaitable, timer_ec)));
     if (resolved.index() == 1) {
-        error = {true, "resolving the upstream host timed out"};
+        cannot_reach(true, "resolving the upstream host timed out", {});
         co_return nullptr;
     }
     if (ec) {
-        error = {false, "cannot resolve the upstream host: " + ec.message()};
+        cannot_reach(false, "cannot resolve the upstream host", ec);
         co_return nullptr;
     }
     const auto endpoints = std::get<0>(resolved);
@@ -164,7 +185,7 @@ asio::awaitable<std::unique_ptr<Connection>> ConnectionPool::connect(SteadyClock
     conn->tcp().expires_at(deadline);
     co_await conn->tcp().async_connect(endpoints, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
-        error = {ec == beast::error::timeout, "cannot connect to the upstream: " + ec.message()};
+        cannot_reach(ec == beast::error::timeout, "cannot connect to the upstream", ec);
         co_return nullptr;
     }
     conn->tcp().socket().set_option(tcp::no_delay(true), ec); // requests go out as header, then body
@@ -172,6 +193,14 @@ asio::awaitable<std::unique_ptr<Connection>> ConnectionPool::connect(SteadyClock
     // stays small, and a 60 KB answer took ~120 reads, each with its own timer and wake-up.
     conn->buffer.reserve(read_buffer_bytes);
     if (auto* tls = std::get_if<Connection::Tls>(&conn->stream)) {
+        const std::string target = bracketed(options_.host) + ":" + options_.port;
+        if (proxy) {
+            const auto tunnel = co_await open_tunnel(conn->tcp(), *proxy, target);
+            if (tunnel.failure) {
+                proxy_failed(error, *tunnel.failure, tunnel.deadline, tunnel.message);
+                co_return nullptr;
+            }
+        }
         SSL* ssl = tls->native_handle();
         X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
         if (is_ip_literal(options_.host)) {
@@ -182,13 +211,52 @@ asio::awaitable<std::unique_ptr<Connection>> ConnectionPool::connect(SteadyClock
         }
         co_await tls->async_handshake(ssl::stream_base::client,
                                       asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) {
-            error = {ec == beast::error::timeout, "TLS handshake with the upstream failed: " + ec.message()};
+        // An end of stream before the handshake is done: the proxy gave up the tunnel (the upstream itself
+        // would have sent an alert).
+        if (proxy && (ec == asio::error::eof || ec == ssl::error::stream_truncated)) {
+            proxy_failed(error, ProxyFailure::closed, false,
+                         "the upstream proxy " + proxy->authority() + " closed the tunnel to " + target +
+                             " during the TLS handshake");
             co_return nullptr;
         }
+        if (ec) {
+            error = {
+                ec == beast::error::timeout, "TLS handshake with the upstream failed: " + ec.message(), {}};
+            co_return nullptr;
+        }
+        if (proxy_health_) proxy_health_->worked();
     }
     note_use(*conn);
     co_return conn;
+}
+
+void ConnectionPool::proxy_failed(ConnectError& error, ProxyFailure failure, bool deadline,
+                                  std::string message) {
+    proxy_health_->failed(failure, message);
+    error.deadline = deadline;
+    error.detail = message;
+    error.message = std::move(message);
+}
+
+std::string ConnectionPool::absolute_form_prefix() const {
+    return proxied_plain() ? "http://" + host_header() : std::string();
+}
+
+std::string ConnectionPool::request_proxy_authorization() const {
+    return proxied_plain() ? options_.proxy->authorization() : std::string();
+}
+
+std::string ConnectionPool::proxy_refusal(unsigned status) {
+    if (!proxied_plain()) return {};
+    if (status != 407) {
+        proxy_health_->worked();
+        return {};
+    }
+    std::string message = "the upstream proxy " + options_.proxy->authority() +
+                          (options_.proxy->user.empty() ? " asks for credentials: 407"
+                                                        : " did not accept the credentials: 407");
+    proxy_health_->failed(ProxyFailure::auth_required, message);
+    return message;
 }
 
 void ConnectionPool::give_back(std::unique_ptr<Connection> connection, bool reusable) {

@@ -4,7 +4,10 @@
 // only there, so one thread does all of its I/O (Beast's streams require their operations on one strand).
 // The limit on connections in use is global. A connection in use is held by a ConnectionLease, which gives it
 // back (or closes it) and frees its slot in its destructor, whatever path the holder leaves by.
+#include "ops/log.hpp"
 #include "ops/metrics.hpp"
+#include "upstream/proxy_health.hpp"
+#include "upstream/proxy_settings.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/execution_context.hpp>
@@ -16,6 +19,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -58,6 +62,7 @@ inline constexpr std::size_t read_buffer_bytes = 32 * 1024;
 struct ConnectError {
     bool deadline = false;
     std::string detail;
+    std::string message; // for the client, when there is more to say than "unreachable" (the proxy's part)
 };
 
 struct PoolOptions {
@@ -66,6 +71,9 @@ struct PoolOptions {
     std::string port;
     std::string ca_file;         // extra trust anchors (PEM), added to the system store
     std::size_t max_in_use = 16; // connections in use at once, over every thread
+    // Reached through this forward proxy: an https:// upstream through a CONNECT tunnel (the proxy sees only
+    // the tunnel), an http:// one with absolute-form requests.
+    std::optional<ProxyEndpoint> proxy;
 };
 
 class ConnectionPool;
@@ -102,8 +110,10 @@ private:
 class ConnectionPool {
 public:
     // Throws when the TLS context cannot be set up (a bad ca_file). `slots_executor` only hosts the slot
-    // channel; connections are opened on their caller's executor.
-    ConnectionPool(boost::asio::any_io_executor slots_executor, PoolOptions options, ops::Metrics& metrics);
+    // channel; connections are opened on their caller's executor. `log` (may be null) hears of the proxy's
+    // changes of state.
+    ConnectionPool(boost::asio::any_io_executor slots_executor, PoolOptions options, ops::Metrics& metrics,
+                   ops::Logger* log = nullptr);
     ~ConnectionPool();
     ConnectionPool(const ConnectionPool&) = delete;
     ConnectionPool& operator=(const ConnectionPool&) = delete;
@@ -119,16 +129,28 @@ public:
 
     std::string host_header() const;
 
+    // An http:// upstream behind a proxy takes absolute-form targets and the proxy's credentials on every
+    // request: the prefix of the target ("http://host:port") and the Proxy-Authorization value, else "".
+    std::string absolute_form_prefix() const;
+    std::string request_proxy_authorization() const;
+    // The proxy's say on an answer to such a request: its 407 is the proxy's refusal, not the upstream's
+    // answer (the client-facing message, or "" when the answer is the upstream's).
+    std::string proxy_refusal(unsigned status);
+
 private:
     friend class ConnectionLease;
     void give_back(std::unique_ptr<Connection> connection, bool reusable);
     boost::asio::awaitable<std::unique_ptr<Connection>> connect(SteadyClock::time_point deadline,
                                                                 ConnectError& error);
+    // Through the proxy: fails `error` with the proxy as the cause, and tells the proxy's health.
+    void proxy_failed(ConnectError& error, ProxyFailure failure, bool deadline, std::string message);
+    bool proxied_plain() const { return options_.proxy && !options_.tls; }
     // Counts a use of `connection` from the running thread, and whether that thread is not its own.
     void note_use(const Connection& connection);
 
     PoolOptions options_;
     ops::Metrics& metrics_;
+    std::optional<ProxyHealth> proxy_health_;
     boost::asio::ssl::context tls_;
     // One token per connection in use: sending blocks while all slots are taken.
     boost::asio::experimental::concurrent_channel<void(boost::system::error_code)> slots_;

@@ -56,6 +56,11 @@ void register_upstream_metrics(ops::Metrics& m) {
     m.add_counter("sigma_shim_upstream_connection_thread_switches_total",
                   "Uses of an upstream connection from a thread other than the one it belongs to (always 0)",
                   {});
+    m.add_counter(
+        "sigma_shim_upstream_proxy_errors_total",
+        "Connections the forward proxy failed to give, by reason (unreachable, refused, auth_required, "
+        "closed, timeout)",
+        {"reason"});
 }
 
 UpstreamMeter::UpstreamMeter(ops::Metrics& metrics, std::string_view kind)
@@ -96,6 +101,11 @@ asio::awaitable<Exchange> Exchanger::start(ExchangeRequest request) {
     out.meter.emplace(metrics_, request.kind);
     auto& up = *request.header;
     up.set(http::field::host, pool_.host_header());
+    if (const auto prefix = pool_.absolute_form_prefix(); !prefix.empty()) {
+        up.target(prefix + std::string(up.target()));
+        if (const auto credentials = pool_.request_proxy_authorization(); !credentials.empty())
+            up.set(http::field::proxy_authorization, credentials);
+    }
     const bool has_body = request.body != nullptr;
     const bool head = up.method() == http::verb::head;
     // Each step's deadline: the exchange's own, or the upstream timeout from the step's start.
@@ -105,11 +115,12 @@ asio::awaitable<Exchange> Exchanger::start(ExchangeRequest request) {
         else
             c.tcp().expires_after(options_.timeout);
     };
-    auto fail = [&](Failure kind, std::string detail) {
+    auto fail = [&](Failure kind, std::string detail, std::string message = {}) {
         out.answer.reset();
         out.lease = {};
         out.failure = kind;
         out.detail = std::move(detail);
+        out.failure_message = std::move(message);
         out.finish(kind == Failure::deadline ? "timeout" : "error");
     };
 
@@ -119,7 +130,8 @@ asio::awaitable<Exchange> Exchanger::start(ExchangeRequest request) {
         const auto connect_by = request.deadline.value_or(SteadyClock::now() + options_.timeout);
         out.lease = co_await pool_.acquire(connect_by, attempt > 0, connect_error);
         if (!out.lease) {
-            fail(connect_error.deadline ? Failure::deadline : Failure::transient, connect_error.detail);
+            fail(connect_error.deadline ? Failure::deadline : Failure::transient, connect_error.detail,
+                 connect_error.message);
             co_return out;
         }
         auto& conn = *out.lease;
@@ -194,6 +206,10 @@ asio::awaitable<Exchange> Exchanger::start(ExchangeRequest request) {
             fail(Failure::deadline, "the upstream did not answer in time");
         else
             fail(Failure::transient, "upstream: " + ec.message());
+        co_return out;
+    }
+    if (auto refusal = pool_.proxy_refusal(out.answer->get().result_int()); !refusal.empty()) {
+        fail(Failure::transient, refusal, refusal);
         co_return out;
     }
     if (quota_) {

@@ -88,8 +88,9 @@ struct Exchange {
     // Without an answer: the local refusal of the quota (`refused`), or a failure.
     std::optional<UpstreamResponse> refused;
     Failure failure = Failure::none;
-    std::string detail;         // why it failed; never holds the key
-    bool client_failed = false; // the client's body broke off or grew too large: the client is to blame
+    std::string detail;          // why it failed; never holds the key
+    std::string failure_message; // for the client, when the cause is worth naming (the proxy); else ""
+    bool client_failed = false;  // the client's body broke off or grew too large: the client is to blame
     boost::system::error_code client_error;
     std::optional<UpstreamMeter> meter; // set once the request was admitted
     std::uint64_t body_bytes_sent = 0;  // request body bytes relayed

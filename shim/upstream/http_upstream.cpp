@@ -17,10 +17,11 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using boost::system::error_code;
 
-UpstreamResponse failed(Failure failure, std::string detail) {
+UpstreamResponse failed(Failure failure, std::string detail, std::string message = {}) {
     UpstreamResponse r;
     r.failure = failure;
     r.failure_detail = std::move(detail);
+    r.failure_message = std::move(message);
     return r;
 }
 
@@ -40,7 +41,8 @@ asio::awaitable<UpstreamResponse> HttpUpstream::get(UpstreamRequest request) {
     ExchangeRequest exchange_request{&req, request.api_key, "reconstruct", nullptr, true, deadline};
     auto exchange = co_await exchanger_.start(std::move(exchange_request));
     if (exchange.refused) co_return std::move(*exchange.refused);
-    if (!exchange.answer) co_return failed(exchange.failure, std::move(exchange.detail));
+    if (!exchange.answer)
+        co_return failed(exchange.failure, std::move(exchange.detail), std::move(exchange.failure_message));
 
     http::response_parser<http::string_body> parser{std::move(*exchange.answer)};
     parser.body_limit(options_.max_body_bytes);

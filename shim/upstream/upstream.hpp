@@ -32,7 +32,8 @@ struct UpstreamResponse {
     std::string content_type;
     std::string retry_after; // the upstream's Retry-After, if any
     Failure failure = Failure::none;
-    std::string failure_detail; // for logs and the error message; never holds the key
+    std::string failure_detail;  // for logs; never holds the key
+    std::string failure_message; // for the client when the cause is worth naming (the proxy); else ""
     CacheStatus cache = CacheStatus::miss;
     // Set by the cache on an answer it holds: until when it will give this same answer as fresh.
     std::optional<std::chrono::steady_clock::time_point> fresh_until;

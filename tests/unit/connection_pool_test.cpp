@@ -33,7 +33,8 @@ struct Rig {
         shim::upstream::register_upstream_metrics(metrics);
         pool.emplace(
             ioc.get_executor(),
-            PoolOptions{false, "127.0.0.1", std::to_string(listener.local_endpoint().port()), "", max_in_use},
+            PoolOptions{
+                false, "127.0.0.1", std::to_string(listener.local_endpoint().port()), "", max_in_use, {}},
             metrics);
     }
     ConnectionLease acquire(asio::io_context& on, std::chrono::milliseconds within = 5s, bool fresh = false) {

@@ -66,6 +66,14 @@ const std::vector<FlagCase>& flag_cases() {
          }},
         {"upstream-ca", ts::source_dir() + "/README.md",
          [](const ServeConfig& c) { return c.upstream_ca == ts::source_dir() + "/README.md"; }},
+        {"upstream-proxy", "http://ops:s%3Acret@proxy.corp:3128",
+         [](const ServeConfig& c) {
+             // Parsed once the upstream is known (an in-process one is never proxied).
+             const auto& p = c.upstream_proxy.proxy;
+             return c.upstream_proxy_url == "http://ops:s%3Acret@proxy.corp:3128" &&
+                    (c.upstream.demo || (p && p->host == "proxy.corp" && p->port == "3128" &&
+                                         p->user == "ops" && p->password == "s:cret"));
+         }},
         {"public-base", "http://localhost:8080",
          [](const ServeConfig& c) { return c.public_base == "http://localhost:8080"; }},
         {"threads", "3", [](const ServeConfig& c) { return c.threads == 3; }},
@@ -441,7 +449,7 @@ BOOST_AUTO_TEST_CASE(usage_names_every_flag_and_variable) {
     std::vector<std::string> flags;
     for (const auto& f : flag_cases())
         flags.push_back(f.flag);
-    BOOST_TEST(flags.size() == 38u);
+    BOOST_TEST(flags.size() == 39u);
     for (const auto& flag : flags) {
         BOOST_TEST(contains(usage, "--" + flag + " "), flag);
         BOOST_TEST(contains(usage, env_name(flag)), env_name(flag));
@@ -476,6 +484,50 @@ BOOST_AUTO_TEST_CASE(a_server_side_key_stays_on_loopback_unless_allowed) {
         c.allow_remote_clients = true;
         BOOST_TEST(exposure_error(c, true).empty(), listen);
     }
+}
+
+BOOST_AUTO_TEST_CASE(the_upstream_proxy_is_chosen_once_the_upstream_is_known) {
+    // The variable for the upstream's scheme; the flag over the variables; SIGMA_SHIM_UPSTREAM_PROXY over
+    // them.
+    auto r = parse({}, {{"HTTPS_PROXY", "http://10.0.0.1:3128"}, {"HTTP_PROXY", "http://10.0.0.2:3128"}});
+    BOOST_TEST(r.error.empty(), r.error);
+    BOOST_TEST(r.config.upstream_proxy.proxy->host == "10.0.0.1");
+    BOOST_TEST(r.config.upstream_proxy.reason == "HTTPS_PROXY");
+    r = parse({"--upstream", "http://127.0.0.1:8081"}, {{"HTTPS_PROXY", "http://10.0.0.1:3128"}});
+    BOOST_TEST(!r.config.upstream_proxy.proxy);
+    BOOST_TEST(r.config.upstream_proxy.reason == "no proxy variable is set");
+    r = parse({"--upstream-proxy", "10.0.0.3:8080"}, {{"HTTPS_PROXY", "http://10.0.0.1:3128"}});
+    BOOST_TEST(r.config.upstream_proxy.proxy->host == "10.0.0.3");
+    BOOST_TEST(r.config.upstream_proxy.reason == "--upstream-proxy");
+    r = parse({}, {{"SIGMA_SHIM_UPSTREAM_PROXY", "none"}, {"HTTPS_PROXY", "http://10.0.0.1:3128"}});
+    BOOST_TEST(!r.config.upstream_proxy.proxy);
+    BOOST_TEST(r.config.upstream_proxy.reason == "SIGMA_SHIM_UPSTREAM_PROXY none");
+    r = parse({"--upstream", "demo"},
+              {{"HTTPS_PROXY", "http://10.0.0.1:3128"}, {"HTTP_PROXY", "http://x:1"}});
+    BOOST_TEST(!r.config.upstream_proxy.proxy);
+    BOOST_TEST(r.config.upstream_proxy.reason == "the upstream is in-process");
+    r = parse({}, {{"HTTPS_PROXY", "http://10.0.0.1:3128"}, {"NO_PROXY", ".virustotal.com"}});
+    BOOST_TEST(!r.config.upstream_proxy.proxy);
+    BOOST_TEST(r.config.upstream_proxy.reason == "NO_PROXY matches .virustotal.com");
+}
+
+BOOST_AUTO_TEST_CASE(a_bad_proxy_url_is_refused_without_quoting_it) {
+    for (const auto& [args, env] : std::vector<std::pair<std::vector<std::string>, Env>>{
+             {{"--upstream-proxy", "socks5://ops:hunter2@10.0.0.1:1080"}, {}},
+             {{"--upstream-proxy=http://ops:hunter2@10.0.0.1:notaport"}, {}},
+             {{}, {{"HTTPS_PROXY", "http://ops:hunter2@10.0.0.1:3128/some/path"}}},
+             {{}, {{"SIGMA_SHIM_UPSTREAM_PROXY", "https://ops:hunter2@10.0.0.1:3128"}}},
+         }) {
+        const auto r = parse(args, env);
+        BOOST_TEST(!r.error.empty());
+        BOOST_TEST(!contains(r.error, "hunter2"), r.error);
+        BOOST_TEST((contains(r.error, "--upstream-proxy") || contains(r.error, "PROXY")), r.error);
+    }
+    // A password variable with no user to go with it is a mistake, said at start-up.
+    const auto r = parse({"--upstream-proxy", "http://10.0.0.1:3128"},
+                         {{"SIGMA_SHIM_UPSTREAM_PROXY_PASSWORD", "hunter2"}});
+    BOOST_TEST(contains(r.error, "names no user"), r.error);
+    BOOST_TEST(!contains(r.error, "hunter2"), r.error);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
