@@ -4,7 +4,6 @@ CONNECT, closing right after it, and recording the credentials it was sent)."""
 
 import base64
 import json
-import os
 import re
 import socket
 import subprocess
@@ -13,7 +12,8 @@ import time
 import unittest
 
 import certs
-from harness import API_KEY, BINARY, ShimTestCase, child_env, decoded
+import upstream as vt
+from harness import API_KEY, BINARY, ShimTestCase, child_env, decoded, sha256_hex
 from tinyproxy import TinyProxy, accepts, free_port
 
 F568 = "f568a0362c238ebbadca53fd4307dac2fe209ddc6257fd300379ebc3c10261e9"  # the README's curl example
@@ -252,6 +252,14 @@ class ThroughTinyproxy(ProxyTestCase):
         self.assertEqual(self.up.count("/api/v3/echo/seq-"), n)
         self.assertEqual(proxy.connect_lines(), ["localhost:%d" % self.up.port], proxy.log_text())
 
+    def test_large_pass_through_streams_through_the_tunnel(self):
+        proxy = self.tinyproxy()
+        shim = self.shim(HTTPS_PROXY=proxy.url())
+        status, headers, body = self.get(shim, "/api/v3/big?mb=8")
+        self.assertEqual(status, 200, body[:300])
+        self.assertEqual(sha256_hex(body), vt.big_sha256(8))
+        self.assertEqual(proxy.connect_lines(), ["localhost:%d" % self.up.port])
+
     def test_tunnels_count_against_upstream_connections(self):
         # Four requests at once that each hold the upstream for a while: with --upstream-connections 1 they take
         # turns on one tunnel.
@@ -324,6 +332,9 @@ class ChoosingTheProxy(ProxyTestCase):
             ({"--upstream-proxy": c}, {"HTTPS_PROXY": a, "SIGMA_SHIM_UPSTREAM_PROXY": b}, (c, "--upstream-proxy")),
             ({"--upstream-proxy": "none"}, {"HTTPS_PROXY": a}, ("none", "--upstream-proxy none")),
             ({"--upstream-proxy": "none"}, {"SIGMA_SHIM_UPSTREAM_PROXY": a}, ("none", "--upstream-proxy none")),
+            ({}, {"ALL_PROXY": a}, (a, "ALL_PROXY")),
+            ({}, {"all_proxy": a, "ALL_PROXY": b}, (a, "all_proxy")),
+            ({}, {"ALL_PROXY": a, "HTTPS_PROXY": b}, (b, "HTTPS_PROXY")),
             ({}, {"HTTPS_PROXY": "http://a.proxy.test"}, ("http://a.proxy.test:1080", "HTTPS_PROXY")),
             ({}, {"HTTPS_PROXY": "a.proxy.test:8080"}, ("http://a.proxy.test:8080", "HTTPS_PROXY")),
             ({}, {"HTTPS_PROXY": "http://someone@a.proxy.test:3128"},
@@ -356,6 +367,8 @@ class ChoosingTheProxy(ProxyTestCase):
             ("example.com", "NO_PROXY", "example.com"),
             ("other.test, example.com ", "NO_PROXY", "example.com"),
             ("*", "NO_PROXY", "*"),
+            ("other.test example.com", "NO_PROXY", "example.com"),
+            ("vt.example.com:443", "NO_PROXY", "vt.example.com:443"),
         ]
         for value, variable, entry in matches:
             with self.subTest(NO_PROXY=value):
@@ -369,7 +382,8 @@ class ChoosingTheProxy(ProxyTestCase):
         with self.subTest(flag="NO_PROXY applies to --upstream-proxy too"):
             self.assertEqual(self.start_line(["--upstream-proxy", a], NO_PROXY="vt.example.com"),
                              ("none", "NO_PROXY matches vt.example.com"))
-        for value in ("ample.com", "xample.com", "example.co", "vt.example.com.evil", "other.test,.test", ""):
+        for value in ("ample.com", "xample.com", "example.co", "vt.example.com.evil", "other.test,.test", "",
+                      "vt.example.com:8443"):
             with self.subTest(NO_PROXY=value, matches=False):
                 self.assertEqual(self.start_line(HTTPS_PROXY=a, NO_PROXY=value), (a, "HTTPS_PROXY"))
         for value, entry in (("127.0.0.1", "127.0.0.1"), ("10.0.0.1,127.0.0.0/8", "127.0.0.0/8")):
@@ -489,32 +503,34 @@ class ProxyCredentials(ProxyTestCase):
     def test_absent_credentials_get_407(self):
         proxy = self.tinyproxy(basic_auth=(PROXY_USER, PROXY_PASSWORD))
         shim = self.shim("--upstream-retries", "0", HTTPS_PROXY=proxy.url())
-        bodies = []
         for path in (PASSTHROUGH, README_PATH):
             status, _, body = self.get(shim, path)
             self.assertProxyError(status, body, 503, "TransientError", "407", "credentials")
-            bodies.append(body.decode())
         self.assertGreaterEqual(self.proxy_errors(shim).get("auth_required", 0), 2)
+        self.assertIn("localhost:%d" % self.up.port, proxy.connect_lines())
         self.assertEqual(self.up.requests(), [])
 
     def test_wrong_credentials_fail_without_showing_the_password(self):
-        # tinyproxy answers a wrong password with 401 (a missing one with 407): the message carries that status.
+        # tinyproxy answers a wrong password with 401 (a missing one with 407): the message carries that status,
+        # and to a CONNECT either can only be the proxy's, so both count as auth_required.
         proxy = self.tinyproxy(basic_auth=(PROXY_USER, PROXY_PASSWORD))
         wrong = "Wrong-Pass.42"
         shim = self.shim("--upstream-retries", "0", HTTPS_PROXY=proxy.url(PROXY_USER, wrong))
         bodies = []
         for path in (PASSTHROUGH, README_PATH):
             status, _, body = self.get(shim, path)
-            self.assertProxyError(status, body, 503, "TransientError", "401")
+            self.assertProxyError(status, body, 503, "TransientError", "401", "credentials")
             bodies.append(body.decode())
         errors = self.proxy_errors(shim)
-        self.assertGreaterEqual(errors.get("auth_required", 0) + errors.get("refused", 0), 2, errors)
+        self.assertGreaterEqual(errors.get("auth_required", 0), 2, errors)
+        self.assertEqual(errors.get("refused", 0), 0, errors)
         self.assertEqual(self.up.requests(), [])
         self.assertTrue(proxy.connect_lines())
         self.assertNoPassword(shim, *bodies, password=wrong)
         warn = self.proxy_warnings(shim)
         self.assertEqual(len(warn), 1, shim.stderr_text())
         self.assertEqual(warn[0].get("proxy"), proxy.url(PROXY_USER, "***"))
+        self.assertEqual(warn[0].get("reason"), "auth_required")
 
     def test_help_does_not_show_the_password(self):
         url = "http://%s:%s@127.0.0.1:3128" % (PROXY_USER, PROXY_PASSWORD_ENCODED)
