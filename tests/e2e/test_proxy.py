@@ -199,7 +199,10 @@ class ProxyTestCase(ShimTestCase):
             self.assertIn(word.lower(), message.lower(), "%r lacks %r" % (message, word))
         return message
 
-    def proxy_warnings(self, shim):
+    def proxy_warnings(self, shim, wait=True):
+        """The `upstream proxy failing` lines, once the first is there (the log may trail the answer)."""
+        if wait:
+            shim.wait_for_log(lambda d: d.get("msg") == "upstream proxy failing")
         return [d for d in shim.log_lines() if d.get("msg") == "upstream proxy failing"]
 
     def proxy_recoveries(self, shim):
@@ -566,7 +569,7 @@ class ProxyFailures(ProxyTestCase):
         shim = self.shim(HTTPS_PROXY=proxy.url())
         status, _, body = self.get(shim, "/api/v3/echo/before")
         self.assertEqual(status, ECHO_STATUS, body[:300])
-        self.assertEqual(self.proxy_warnings(shim), [])
+        self.assertEqual(self.proxy_warnings(shim, wait=False), [])
 
         pid = proxy.pid
         proxy.stop()
