@@ -474,6 +474,10 @@ class ProxyCredentials(ProxyTestCase):
         status, _, body = self.get(shim, PASSTHROUGH)
         self.assertEqual(status, 200, body[:300])
         self.assertEqual(set(proxy.connect_lines()), {"localhost:%d" % self.up.port})
+        # The credentials are for the proxy: nothing of them reaches the upstream through the tunnel.
+        self.assertTrue(self.up.requests())
+        for r in self.up.requests():
+            self.assertIsNone(r.header("proxy-authorization"), r.headers)
         self.assertNoPassword(shim)
 
     def test_password_from_its_variable_wins_over_the_url(self):
