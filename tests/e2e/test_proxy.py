@@ -160,7 +160,16 @@ class ProxyTestCase(ShimTestCase):
         args = list(args)
         if up.tls and "--upstream-ca" not in args:
             args += ["--upstream-ca", self.ca]
-        return self.start_shim(*args, up=up, env=child_env(VT_API_KEY=API_KEY, **variables))
+        shim = self.start_shim(*args, up=up, env=child_env(VT_API_KEY=API_KEY, **variables))
+        self.addCleanup(self.stop_clean, shim)  # runs before start_shim's own clean-up
+        return shim
+
+    def stop_clean(self, shim):
+        """Stops the shim; it must exit 0 without a sanitizer report (under asan, proxy paths included)."""
+        code = shim.stop()
+        stderr = shim.stderr_text()
+        self.assertEqual(code, 0, stderr[-3000:])
+        self.assertNotIn("Sanitizer", stderr)
 
     def get(self, shim, path, conn=None):
         """(status, headers, decoded body); on `conn` (an open HTTPConnection) when given."""
@@ -189,7 +198,7 @@ class ProxyTestCase(ShimTestCase):
             status, _, body = self.get(shim, path)
             self.assertEqual(status, 200, body[:300])
             out.append(body)
-        shim.stop()
+        self.stop_clean(shim)
         return out
 
     def assertProxyError(self, status, body, want_status, want_code, *words):
@@ -319,8 +328,9 @@ class ChoosingTheProxy(ProxyTestCase):
     def start_line(self, args=(), upstream="https://vt.example.com", **variables):
         # A host that is never contacted: the line is all that is looked at.
         shim = self.start_shim("--upstream", upstream, *args, env=child_env(VT_API_KEY=API_KEY, **variables))
+        self.addCleanup(self.stop_clean, shim)
         line = listening(shim)
-        shim.stop()
+        self.stop_clean(shim)
         return line.get("upstream_proxy"), line.get("upstream_proxy_reason")
 
     def test_precedence_and_reason(self):
@@ -418,7 +428,7 @@ class ChoosingTheProxy(ProxyTestCase):
                 status, _, body = self.get(shim, "/api/v3/echo/direct")
                 self.assertEqual(status, ECHO_STATUS, body[:300])
                 self.assertEqual(self.up.count("/api/v3/echo/direct"), 1)
-                shim.stop()
+                self.stop_clean(shim)
                 self.assertEqual(len(proxy.connect_lines()), before, proxy.log_text())
         with self.subTest(NO_PROXY="not matching"):
             shim = self.shim(HTTPS_PROXY=proxy.url(), NO_PROXY="example.com,127.0.0.2")
@@ -442,7 +452,7 @@ class ChoosingTheProxy(ProxyTestCase):
                 status, _, body = self.get(shim, "/api/v3/echo/" + how)
                 self.assertEqual(status, ECHO_STATUS, body[:300])
                 self.assertEqual(len(proxy.connect_lines()), before + 1, proxy.log_text())
-                shim.stop()
+                self.stop_clean(shim)
         with self.subTest(how="--upstream-proxy none"):
             before = len(proxy.connect_lines())
             shim = self.shim("--upstream-proxy", "none", HTTPS_PROXY=proxy.url())
@@ -490,7 +500,7 @@ class ProxyCredentials(ProxyTestCase):
                 self.assertEqual(status, 200, body[:300])
                 self.assertNoPassword(shim)
                 self.assertNotIn("not-the-password", shim.stderr_text())
-                shim.stop()
+                self.stop_clean(shim)
 
     def test_percent_encoded_at_sign_is_sent_decoded(self):
         # tinyproxy cannot be given a password with '@': a double records the Proxy-Authorization header.
