@@ -61,6 +61,11 @@ void register_upstream_metrics(ops::Metrics& m) {
         "Connections the forward proxy failed to give, by reason (unreachable, refused, auth_required, "
         "closed, timeout)",
         {"reason"});
+    m.add_counter(
+        "sigma_shim_shared_objects_total",
+        "Objects looked up in the store shared by replicas, by result (hit; waited: another replica "
+        "fetched it; fetched: this one did; alone: the store was unavailable; too_large: not shared)",
+        {"result"});
 }
 
 UpstreamMeter::UpstreamMeter(ops::Metrics& metrics, std::string_view kind)
