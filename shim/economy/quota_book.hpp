@@ -14,8 +14,9 @@
 //           requests at 0 s and 60 s never share a window; every half-open minute [a, a + 60 s) holds at
 //           most per_minute admitted requests). Allowed iff fewer than per_minute logged times are in the
 //           window. When refused with c >= per_minute times in the window, sorted ascending as w[0..c-1], the
-//           wait is w[c - per_minute] + 60 s - now (> 0): the moment enough of them have left. Times older
-//           than the window can be dropped, so the log holds at most per_minute times.
+//           wait is w[c - per_minute] + 60 s - now (> 0): the moment enough of them have left. Times out of
+//           the window can be dropped, so the log holds at most per_minute times. Times compare in the
+//           clock's own unit (nanoseconds here, microseconds from Redis's TIME); only the wait is rounded.
 //   day:    the UTC day is floor(unix seconds of wall / 86400). The key's count belongs to one day; when wall
 //           is in a later day the count restarts at 0 (a wall clock stepping back to an earlier day keeps
 //           counting into the later one: it never restarts the count). Allowed iff count < per_day. Wait:
@@ -26,7 +27,8 @@
 //           difference.
 // A request is admitted iff no window refuses; it is then logged in the minute window and counted in the day
 // and month. A refused request is recorded nowhere. When several windows refuse, the longest wait wins (on a
-// tie the first in the order upstream, minute, day, month).
+// tie the first in the order upstream, minute, day, month). Every wait is rounded up to whole milliseconds,
+// so waiting it out always suffices.
 #include <chrono>
 #include <cstdint>
 #include <deque>
