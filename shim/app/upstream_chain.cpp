@@ -59,7 +59,8 @@ UpstreamChain::UpstreamChain(boost::asio::io_context& ioc, serve::ServeConfig& c
         throw std::runtime_error("cannot set up TLS for the upstream (--upstream-ca " + config.upstream_ca +
                                  "): " + e.what());
     }
-    l.quota.emplace(upstream::QuotaOptions{config.quota_per_minute, config.quota_per_day, config.quota_wait},
+    l.quota.emplace(upstream::QuotaOptions{config.quota_per_minute, config.quota_per_day,
+                                           config.quota_per_month, config.quota_wait},
                     l.clock, metrics);
     l.exchanger.emplace(*l.pool, &*l.quota, metrics, upstream::ExchangeOptions{config.upstream_timeout});
     l.client.emplace(*l.exchanger,

@@ -10,24 +10,35 @@ namespace shim::economy {
 
 namespace {
 
-using std::chrono::microseconds;
 using std::chrono::milliseconds;
-
-// The minute bucket counts token-microseconds: refilling at per_minute tokens per 60 s adds per_minute units
-// per microsecond, so integer arithmetic is exact. Capacity per_minute * 60e6 stays below 2^63 for any
-// unsigned per_minute.
-constexpr std::int64_t unit_per_token = 60'000'000;
-
-constexpr std::int64_t ceil_div(std::int64_t a, std::int64_t b) {
-    return (a + b - 1) / b;
-}
 
 std::int64_t unix_day(SystemTime wall) {
     return std::chrono::floor<std::chrono::days>(wall).time_since_epoch().count();
 }
 
-milliseconds at_least_1ms(milliseconds wait) {
-    return std::max(wait, milliseconds{1});
+// 12 * year + (month - 1) of wall's UTC date: consecutive months have consecutive indexes.
+std::int64_t month_index(SystemTime wall) {
+    const std::chrono::year_month_day date{std::chrono::floor<std::chrono::days>(wall)};
+    return std::int64_t{static_cast<int>(date.year())} * 12 + static_cast<unsigned>(date.month()) - 1;
+}
+
+// 00:00 UTC on the 1st of the month with index `month`.
+std::chrono::sys_days month_start(std::int64_t month) {
+    const std::int64_t year = month >= 0 ? month / 12 : -((-month + 11) / 12);
+    const auto month_of_year = static_cast<unsigned>(month - year * 12 + 1);
+    return std::chrono::year{static_cast<int>(year)} / std::chrono::month{month_of_year} / 1;
+}
+
+// At least 1 ms: a refusal always carries a wait.
+template <class Duration>
+milliseconds wait_of(Duration exact) {
+    return std::max(std::chrono::ceil<milliseconds>(exact), milliseconds{1});
+}
+
+// How many logged times are in the window ending at `now`: those > now - 60 s.
+std::size_t in_window(const std::deque<SteadyTime>& log, SteadyTime now) {
+    const auto first = std::upper_bound(log.begin(), log.end(), now - minute_window);
+    return static_cast<std::size_t>(log.end() - first);
 }
 
 } // namespace
@@ -35,46 +46,40 @@ milliseconds at_least_1ms(milliseconds wait) {
 QuotaBook::QuotaBook(QuotaLimits limits) : limits_(limits) {}
 
 bool QuotaBook::enabled() const {
-    return limits_.per_minute != 0 || limits_.per_day != 0;
+    return limits_.per_minute != 0 || limits_.per_day != 0 || limits_.per_month != 0;
 }
 
-QuotaBook::KeyState& QuotaBook::state_locked(const std::string& key, SteadyTime now) {
+QuotaBook::KeyState& QuotaBook::state_locked(const std::string& key) {
     const auto [it, inserted] = keys_.try_emplace(key);
     if (inserted) {
-        it->second.credit = static_cast<std::int64_t>(limits_.per_minute) * unit_per_token;
-        it->second.refilled_at = now;
         it->second.day = std::numeric_limits<std::int64_t>::min();
+        it->second.month = std::numeric_limits<std::int64_t>::min();
     }
     return it->second;
 }
 
-void QuotaBook::refill(KeyState& state, SteadyTime now) const {
-    if (limits_.per_minute == 0 || now <= state.refilled_at) return;
-    const auto rate = static_cast<std::int64_t>(limits_.per_minute);
-    const std::int64_t capacity = rate * unit_per_token;
-    const std::int64_t elapsed_us = std::chrono::duration_cast<microseconds>(now - state.refilled_at).count();
-    if (elapsed_us >= ceil_div(capacity - state.credit, rate)) {
-        state.credit = capacity;
-        state.refilled_at = now;
-    } else {
-        // Only whole microseconds are credited; the remainder stays for the next refill.
-        state.credit += elapsed_us * rate;
-        state.refilled_at += microseconds{elapsed_us};
-    }
-}
-
 QuotaDecision QuotaBook::try_take(const std::string& key, SteadyTime now, SystemTime wall) {
     std::lock_guard lock(mutex_);
-    KeyState& state = state_locked(key, now);
-    refill(state, now);
+    KeyState& state = state_locked(key);
+    // Callers read the clock before they take the lock, so `now` can come a little out of order: a key's time
+    // never goes back, so the log stays sorted and what left the window stays out.
+    now = std::max(now, state.latest);
+    state.latest = now;
+    auto& log = state.minute_log;
+    // Times at or before now - 60 s have left the window for good.
+    log.erase(log.begin(), std::upper_bound(log.begin(), log.end(), now - minute_window));
+    // Only a later day or month restarts a count; an earlier one (the wall clock stepped back) counts on.
     if (const std::int64_t today = unix_day(wall); today > state.day) {
         state.day = today;
-        state.used_today = 0;
+        state.used_day = 0;
+    }
+    if (const std::int64_t this_month = month_index(wall); this_month > state.month) {
+        state.month = this_month;
+        state.used_month = 0;
     }
 
     QuotaDecision refused;
     const auto refuse = [&refused](milliseconds wait, const char* window) {
-        wait = at_least_1ms(wait);
         if (refused.window.empty() || wait > refused.wait) {
             refused.wait = wait;
             refused.window = window;
@@ -83,29 +88,32 @@ QuotaDecision QuotaBook::try_take(const std::string& key, SteadyTime now, System
 
     if (state.exhausted_until) {
         if (now < *state.exhausted_until)
-            refuse(std::chrono::ceil<milliseconds>(*state.exhausted_until - now), "upstream");
+            refuse(wait_of(*state.exhausted_until - now), "upstream");
         else
             state.exhausted_until.reset();
     }
-    if (limits_.per_minute != 0 && state.credit < unit_per_token) {
-        const std::int64_t wait_us =
-            ceil_div(unit_per_token - state.credit, static_cast<std::int64_t>(limits_.per_minute));
-        refuse(std::chrono::ceil<milliseconds>(state.refilled_at + microseconds{wait_us} - now), "minute");
+    if (limits_.per_minute != 0 && log.size() >= limits_.per_minute) {
+        // Admitted once all but per_minute - 1 of the logged times have left the window.
+        const SteadyTime frees = log[log.size() - limits_.per_minute] + minute_window;
+        refuse(wait_of(frees - now), "minute");
     }
-    if (limits_.per_day != 0 && state.used_today >= limits_.per_day) {
+    if (limits_.per_day != 0 && state.used_day >= limits_.per_day) {
         const std::chrono::sys_days next_midnight{std::chrono::days{state.day + 1}};
-        refuse(std::chrono::ceil<milliseconds>(next_midnight - wall), "day");
+        refuse(wait_of(next_midnight - wall), "day");
     }
+    if (limits_.per_month != 0 && state.used_month >= limits_.per_month)
+        refuse(wait_of(month_start(state.month + 1) - wall), "month");
     if (!refused.window.empty()) return refused;
 
-    if (limits_.per_minute != 0) state.credit -= unit_per_token;
-    ++state.used_today;
+    if (limits_.per_minute != 0) log.push_back(now);
+    ++state.used_day;
+    ++state.used_month;
     return QuotaDecision{true, milliseconds{0}, {}};
 }
 
 void QuotaBook::mark_exhausted(const std::string& key, SteadyTime until) {
     std::lock_guard lock(mutex_);
-    KeyState& state = state_locked(key, until);
+    KeyState& state = state_locked(key);
     if (!state.exhausted_until || until > *state.exhausted_until) state.exhausted_until = until;
 }
 
@@ -113,20 +121,18 @@ QuotaRemaining QuotaBook::remaining(const std::string& key, SteadyTime now, Syst
     std::lock_guard lock(mutex_);
     QuotaRemaining out;
     const auto found = keys_.find(key);
-    if (limits_.per_minute != 0) {
-        double tokens = limits_.per_minute;
-        if (found != keys_.end()) {
-            KeyState state = found->second;
-            refill(state, now);
-            tokens = static_cast<double>(state.credit) / static_cast<double>(unit_per_token);
-        }
-        out.minute = tokens;
-    }
-    if (limits_.per_day != 0) {
-        unsigned used = 0;
-        if (found != keys_.end() && found->second.day >= unix_day(wall)) used = found->second.used_today;
-        out.day = used >= limits_.per_day ? 0u : limits_.per_day - used;
-    }
+    const bool seen = found != keys_.end();
+    const auto left = [](unsigned limit, std::size_t used) {
+        return used >= limit ? 0u : limit - static_cast<unsigned>(used);
+    };
+    if (limits_.per_minute != 0)
+        out.minute = left(limits_.per_minute, seen ? in_window(found->second.minute_log, now) : 0);
+    if (limits_.per_day != 0)
+        out.day =
+            left(limits_.per_day, seen && found->second.day >= unix_day(wall) ? found->second.used_day : 0);
+    if (limits_.per_month != 0)
+        out.month = left(limits_.per_month,
+                         seen && found->second.month >= month_index(wall) ? found->second.used_month : 0);
     return out;
 }
 

@@ -72,6 +72,7 @@ struct ServeConfig {
     Duration stale_if_error{std::chrono::hours(24)};
     unsigned quota_per_minute = 0; // 0: no limit
     unsigned quota_per_day = 0;
+    unsigned quota_per_month = 0;
     Duration quota_wait{0};
     unsigned upstream_retries = 2;
     std::string record_dir; // --record: every upstream object fetched is written here

@@ -14,13 +14,18 @@ namespace asio = boost::asio;
 
 QuotaGuard::QuotaGuard(QuotaOptions options, const Clock& clock, ops::Metrics& metrics)
     : options_(options), clock_(clock), metrics_(metrics),
-      book_(economy::QuotaLimits{options.per_minute, options.per_day}) {}
+      book_(economy::QuotaLimits{options.per_minute, options.per_day, options.per_month}) {}
 
 void QuotaGuard::publish(const std::string& book_key) {
     const auto left = book_.remaining(book_key, clock_.steady_now(), clock_.wall_now());
     const std::string label = book_key.substr(0, 12); // the key's fingerprint, never the key
-    if (left.minute) metrics_.set("sigma_shim_quota_remaining", *left.minute, {label, "minute"});
-    if (left.day) metrics_.set("sigma_shim_quota_remaining", static_cast<double>(*left.day), {label, "day"});
+    // Requests that could go now in each window (the minute: per_minute less those of the last 60 s).
+    const auto set = [&](const std::optional<unsigned>& value, const char* window) {
+        if (value) metrics_.set("sigma_shim_quota_remaining", static_cast<double>(*value), {label, window});
+    };
+    set(left.minute, "minute");
+    set(left.day, "day");
+    set(left.month, "month");
 }
 
 asio::awaitable<std::optional<UpstreamResponse>> QuotaGuard::admit(const std::string& api_key) {
@@ -33,13 +38,15 @@ asio::awaitable<std::optional<UpstreamResponse>> QuotaGuard::admit(const std::st
             co_return std::nullopt;
         }
         if (waited + decision.wait > options_.wait) {
+            publish(book_key);
             UpstreamResponse refused;
             refused.status = 429;
             refused.content_type = "application/json";
             refused.body = sigma_analysis::error_body("QuotaExceededError",
                                                       "the " + decision.window +
                                                           " quota of this API key is used up (sigma-shim)");
-            const auto seconds = (decision.wait.count() + 999) / 1000;
+            // Rounded up: the wait is exact, so a client that waits the whole seconds is admitted.
+            const auto seconds = std::chrono::ceil<std::chrono::seconds>(decision.wait).count();
             refused.retry_after = std::to_string(std::max<long long>(1, seconds));
             refused.cache = CacheStatus::bypass;
             metrics_.inc("sigma_shim_quota_rejections_total", {book_key.substr(0, 12), decision.window});

@@ -2,7 +2,8 @@
 // The quota guard of every upstream exchange (reconstruction fetches and pass-through alike, see
 // exchange.hpp): keeps each key within its VirusTotal quota. A request that would exceed it waits up to
 // QuotaOptions::wait, then gets a local 429 QuotaExceededError with Retry-After, and the upstream is not
-// touched. An upstream 429 marks the key exhausted until its Retry-After (or a minute) has passed.
+// touched. An upstream 429 marks the key exhausted until its Retry-After (or a minute) has passed. The
+// windows and their arithmetic are economy::QuotaBook's.
 #include "economy/quota_book.hpp"
 #include "ops/metrics.hpp"
 #include "upstream/clock.hpp"
@@ -14,8 +15,9 @@
 namespace shim::upstream {
 
 struct QuotaOptions {
-    unsigned per_minute = 0; // 0: no limit in that window
-    unsigned per_day = 0;
+    unsigned per_minute = 0; // 0: no limit in that window; any 60 s, sliding
+    unsigned per_day = 0;    // UTC day
+    unsigned per_month = 0;  // UTC calendar month
     // How long a request may wait for its quota before it is refused. The waiting itself is a real timer,
     // whatever the clock: the clock decides only whether a request may go and how long until it could.
     std::chrono::milliseconds wait{0};
@@ -26,9 +28,12 @@ public:
     QuotaGuard(QuotaOptions options, const Clock& clock, ops::Metrics& metrics);
 
     // Takes one request of `api_key`'s quota, waiting within QuotaOptions::wait; the local 429 answer when
-    // refused. Every request to VirusTotal counts, pass-through too.
+    // refused, whose Retry-After is the book's exact wait rounded up to whole seconds (a client that waits
+    // that long is admitted, unless other requests took the room first). Every request to VirusTotal counts,
+    // pass-through too.
     boost::asio::awaitable<std::optional<UpstreamResponse>> admit(const std::string& api_key) override;
-    // What an upstream answer says of the quota: a 429 marks the key exhausted.
+    // What an upstream answer says of the quota: a 429 marks the key exhausted until its Retry-After, or for
+    // the length of the minute window without one.
     void observe(const std::string& api_key, unsigned status, const std::string& retry_after) override;
 
 private:

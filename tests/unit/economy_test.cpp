@@ -1,12 +1,17 @@
-// The cache and quota bookkeeping: byte-bounded LRU order, eviction and freshness; token-bucket and daily
-// quotas with injected clocks; Retry-After parsing.
+// The cache and quota bookkeeping: byte-bounded LRU order, eviction and freshness; the sliding-minute, UTC
+// day and UTC month quotas with injected clocks (against a brute-force oracle of the rule); Retry-After
+// parsing.
 #include "economy/byte_lru.hpp"
 #include "economy/quota_book.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
+#include <cstdint>
 #include <memory>
+#include <optional>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,6 +35,12 @@ const SteadyTime t0 = SteadyTime{} + 1000h;
 SystemTime wall_at(int hh, int mm, int ss) {
     using namespace std::chrono;
     return sys_days{year{2024} / March / 10} + hours{hh} + minutes{mm} + seconds{ss};
+}
+
+// y-m-d at hh:mm:ss UTC.
+SystemTime utc(int y, unsigned m, unsigned d, int hh, int mm, int ss) {
+    using namespace std::chrono;
+    return sys_days{year{y} / month{m} / day{d}} + hours{hh} + minutes{mm} + seconds{ss};
 }
 
 std::shared_ptr<const CachedObject> object(std::string body, std::string kind = "file",
@@ -268,56 +279,171 @@ BOOST_AUTO_TEST_CASE(lru_concurrent_use_stays_within_budget) {
 
 // ---- QuotaBook ----
 
-BOOST_AUTO_TEST_CASE(quota_four_per_minute_then_refuses_for_15_seconds) {
+// The case: 4 a minute, 4 requests at 0 s. A bucket would let one through at 16 s and one at 31 s; in
+// the sliding minute nothing goes until the first four have left it, at exactly 60 s.
+BOOST_AUTO_TEST_CASE(quota_sliding_minute_refuses_until_the_oldest_leaves_the_window) {
     QuotaBook book({4, 0});
     BOOST_TEST(book.enabled());
     const auto wall = wall_at(12, 0, 0);
     for (int i = 0; i < 4; ++i)
         BOOST_TEST(book.try_take("k", t0, wall).allowed);
-    const QuotaDecision refused = book.try_take("k", t0, wall);
+    QuotaDecision refused = book.try_take("k", t0, wall);
     BOOST_TEST(!refused.allowed);
     BOOST_TEST(refused.window == "minute");
-    BOOST_TEST(refused.wait.count() == milliseconds{15'000}.count());
+    BOOST_TEST(refused.wait.count() == 60'000);
 
-    const QuotaDecision later = book.try_take("k", t0 + 5s, wall);
-    BOOST_TEST(!later.allowed);
-    BOOST_TEST(later.wait.count() == milliseconds{10'000}.count());
+    refused = book.try_take("k", t0 + 16s, wall);
+    BOOST_TEST(!refused.allowed);
+    BOOST_TEST(refused.window == "minute");
+    BOOST_TEST(refused.wait.count() == 44'000);
+    refused = book.try_take("k", t0 + 31s, wall);
+    BOOST_TEST(!refused.allowed);
+    BOOST_TEST(refused.wait.count() == 29'000);
+    BOOST_TEST(*book.remaining("k", t0 + 31s, wall).minute == 0u);
+
+    // Up to a nanosecond before 60 s the four are in the window; the wait is rounded up to 1 ms.
+    refused = book.try_take("k", t0 + 60s - std::chrono::nanoseconds{1}, wall);
+    BOOST_TEST(!refused.allowed);
+    BOOST_TEST(refused.wait.count() == 1);
+
+    // At exactly 60 s they have left it (the window is (now - 60 s, now]): four more, not five.
+    BOOST_TEST(*book.remaining("k", t0 + 60s, wall).minute == 4u);
+    for (int i = 0; i < 4; ++i)
+        BOOST_TEST(book.try_take("k", t0 + 60s, wall).allowed);
+    refused = book.try_take("k", t0 + 60s, wall);
+    BOOST_TEST(!refused.allowed);
+    BOOST_TEST(refused.wait.count() == 60'000);
 }
 
-BOOST_AUTO_TEST_CASE(quota_bucket_refills_continuously) {
+BOOST_AUTO_TEST_CASE(quota_sliding_minute_frees_one_request_at_a_time) {
     QuotaBook book({4, 0});
     const auto wall = wall_at(12, 0, 0);
+    for (const auto at : {0s, 10s, 20s, 30s})
+        BOOST_TEST(book.try_take("k", t0 + at, wall).allowed);
+    QuotaDecision refused = book.try_take("k", t0 + 45s, wall);
+    BOOST_TEST(refused.wait.count() == 15'000); // the one of 0 s leaves at 60 s
+    BOOST_TEST(*book.remaining("k", t0 + 59s, wall).minute == 0u);
+    BOOST_TEST(*book.remaining("k", t0 + 60s, wall).minute == 1u);
+    BOOST_TEST(*book.remaining("k", t0 + 75s, wall).minute == 2u);
+    BOOST_TEST(book.try_take("k", t0 + 60s, wall).allowed);
+    refused = book.try_take("k", t0 + 60s, wall);
+    BOOST_TEST(refused.wait.count() == 10'000); // then the one of 10 s, at 70 s
+    refused = book.try_take("k", t0 + 69'999'999us, wall);
+    BOOST_TEST(refused.wait.count() == 1); // 1 us, rounded up to a millisecond
+    BOOST_TEST(book.try_take("k", t0 + 70s, wall).allowed);
+    BOOST_TEST(!book.try_take("k", t0 + 70s, wall).allowed);
+    // A long pause frees the whole window, and no more.
     for (int i = 0; i < 4; ++i)
-        BOOST_TEST(book.try_take("k", t0, wall).allowed);
-
-    BOOST_TEST(*book.remaining("k", t0 + 7500ms, wall).minute == 0.5);
-    const QuotaDecision almost = book.try_take("k", t0 + 14'999ms, wall);
-    BOOST_TEST(!almost.allowed);
-    BOOST_TEST(almost.wait.count() == 1);
-    const QuotaDecision sub_ms = book.try_take("k", t0 + 15s - std::chrono::microseconds{10}, wall);
-    BOOST_TEST(!sub_ms.allowed);
-    BOOST_TEST(sub_ms.wait.count() == 1); // rounded up to at least 1 ms
-
-    BOOST_TEST(book.try_take("k", t0 + 15s, wall).allowed); // one more after 15 s
-    BOOST_TEST(!book.try_take("k", t0 + 15s, wall).allowed);
-    BOOST_TEST(book.try_take("k", t0 + 30s, wall).allowed);
-    BOOST_TEST(!book.try_take("k", t0 + 30s, wall).allowed);
-
-    // Half a minute idle brings back two, not more.
-    BOOST_TEST(book.try_take("k", t0 + 60s, wall).allowed);
-    BOOST_TEST(book.try_take("k", t0 + 60s, wall).allowed);
-    BOOST_TEST(!book.try_take("k", t0 + 60s, wall).allowed);
+        BOOST_TEST(book.try_take("k", t0 + 24h, wall).allowed);
+    BOOST_TEST(!book.try_take("k", t0 + 24h, wall).allowed);
 }
 
-BOOST_AUTO_TEST_CASE(quota_bucket_is_capped_at_capacity) {
-    QuotaBook book({4, 0});
+// A seeded random sequence against a brute-force oracle of the rule: the book admits exactly when the oracle
+// says a request must be admitted (never more than N in any half-open 60 s, no refusal the rule does not
+// need), and a refusal's wait is the oracle's earliest admission time, rounded up to a millisecond.
+BOOST_AUTO_TEST_CASE(quota_sliding_minute_matches_a_brute_force_oracle) {
+    using std::chrono::microseconds;
     const auto wall = wall_at(12, 0, 0);
-    BOOST_TEST(book.try_take("k", t0, wall).allowed);
-    const auto later = t0 + 24h * 365;
-    BOOST_TEST(*book.remaining("k", later, wall).minute == 4.0);
-    for (int i = 0; i < 4; ++i)
-        BOOST_TEST(book.try_take("k", later, wall).allowed);
-    BOOST_TEST(!book.try_take("k", later, wall).allowed);
+    std::mt19937_64 random(20241004);
+    for (const unsigned limit : {1u, 2u, 4u, 7u, 30u}) {
+        BOOST_TEST_CONTEXT("limit " << limit) {
+            QuotaBook book({limit, 0});
+            std::vector<SteadyTime> admitted; // the oracle's own record, ascending
+            SteadyTime now = t0;
+            std::optional<SteadyTime> retry_at; // when the last refusal said to come back
+            unsigned refusals = 0;
+            for (int step = 0; step < 3000; ++step) {
+                // Mostly bursts at about twice the limit's rate, sometimes a long pause; sometimes exactly
+                // when an admitted request leaves the window, or exactly when the last refusal said to come
+                // back, or a microsecond before.
+                const std::uint64_t burst_gap = 2 * 60'000'000 / limit;
+                switch (random() % 20) {
+                case 0:
+                    now += microseconds{static_cast<std::int64_t>(random() % 90'000'000)};
+                    break;
+                case 1:
+                case 2:
+                case 3:
+                case 4:
+                case 5:
+                    now += microseconds{static_cast<std::int64_t>(random() % burst_gap)};
+                    break;
+                case 6:
+                case 7:
+                    if (!admitted.empty()) now = std::max(now, admitted[random() % admitted.size()] + 60s);
+                    break;
+                case 8:
+                case 9:
+                    if (retry_at) now = std::max(now, *retry_at);
+                    break;
+                case 10:
+                    if (retry_at) now = std::max(now, *retry_at - microseconds{1});
+                    break;
+                default:
+                    break; // the same instant again
+                }
+                // The oracle: how many admitted requests are strictly after at - 60 s.
+                const auto in_window = [&](SteadyTime at) {
+                    return static_cast<unsigned>(std::count_if(admitted.begin(), admitted.end(),
+                                                               [at](SteadyTime s) { return s > at - 60s; }));
+                };
+                const unsigned used = in_window(now);
+                BOOST_TEST_REQUIRE(*book.remaining("k", now, wall).minute == limit - std::min(limit, used));
+                const QuotaDecision decision = book.try_take("k", now, wall);
+                BOOST_TEST_REQUIRE(decision.allowed == (used < limit), "step " << step);
+                if (decision.allowed) {
+                    admitted.push_back(now);
+                    continue;
+                }
+                ++refusals;
+                // The earliest time at which the oracle admits one: the first of the times a request leaves
+                // the window (s + 60 s) after which fewer than `limit` remain.
+                std::optional<SteadyTime> earliest;
+                for (const SteadyTime s : admitted) {
+                    const SteadyTime leaves = s + 60s;
+                    if (leaves > now && in_window(leaves) < limit && (!earliest || leaves < *earliest))
+                        earliest = leaves;
+                }
+                BOOST_TEST_REQUIRE(earliest.has_value());
+                BOOST_TEST_REQUIRE(decision.wait == std::chrono::ceil<milliseconds>(*earliest - now),
+                                   "step " << step);
+                retry_at = now + decision.wait;
+            }
+            // Never more than `limit` in any half-open minute: it is enough to look at those that start
+            // with an admitted request.
+            for (std::size_t i = 0; i < admitted.size(); ++i) {
+                const auto last = std::lower_bound(admitted.begin(), admitted.end(), admitted[i] + 60s);
+                BOOST_TEST_REQUIRE(
+                    static_cast<std::size_t>(last - (admitted.begin() + static_cast<long>(i))) <= limit);
+            }
+            BOOST_TEST_MESSAGE("limit " << limit << ": " << admitted.size() << " admitted, " << refusals
+                                        << " refused");
+            // The sequence exercised both answers.
+            BOOST_TEST(refusals > 100u);
+            BOOST_TEST(admitted.size() > 100u);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(quota_a_time_that_comes_late_counts_as_the_keys_latest) {
+    // Callers read the clock before the book's lock: a `now` earlier than one already seen is taken as the
+    // latest, so a request that had left the window for one call does not come back for the next.
+    const auto wall = wall_at(12, 0, 0);
+    QuotaBook book({1, 0});
+    BOOST_TEST(book.try_take("k", t0 + 61s, wall).allowed);
+    const QuotaDecision refused = book.try_take("k", t0 + 1s, wall);
+    BOOST_TEST(!refused.allowed);
+    BOOST_TEST(refused.wait.count() == 60'000); // from 61 s, not from 1 s
+
+    QuotaBook two({2, 0});
+    BOOST_TEST(two.try_take("k", t0, wall).allowed);
+    BOOST_TEST(two.try_take("k", t0 + 60s, wall).allowed); // the one of 0 s has left
+    // At 59 s the one of 0 s would be in the window again; the call counts as at 60 s instead, where it
+    // is not, and is admitted at 60 s: still at most two in any minute.
+    BOOST_TEST(two.try_take("k", t0 + 59s, wall).allowed);
+    const QuotaDecision third = two.try_take("k", t0 + 60s, wall);
+    BOOST_TEST(!third.allowed);
+    BOOST_TEST(third.wait.count() == 60'000);
 }
 
 BOOST_AUTO_TEST_CASE(quota_day_resets_exactly_at_midnight_utc) {
@@ -334,6 +460,9 @@ BOOST_AUTO_TEST_CASE(quota_day_resets_exactly_at_midnight_utc) {
     const QuotaDecision half = book.try_take("k", t0 + 1s, before + 750ms);
     BOOST_TEST(!half.allowed);
     BOOST_TEST(half.wait.count() == 250);
+    const QuotaDecision last_ns = book.try_take("k", t0 + 1s, midnight - std::chrono::nanoseconds{1});
+    BOOST_TEST(!last_ns.allowed);
+    BOOST_TEST(last_ns.wait.count() == 1);
 
     BOOST_TEST(*book.remaining("k", t0, midnight).day == 3u);
     for (int i = 0; i < 3; ++i)
@@ -344,23 +473,104 @@ BOOST_AUTO_TEST_CASE(quota_day_resets_exactly_at_midnight_utc) {
     BOOST_TEST(next_day.wait.count() == milliseconds{24h}.count());
 }
 
-BOOST_AUTO_TEST_CASE(quota_both_windows) {
-    QuotaBook book({4, 5});
+BOOST_AUTO_TEST_CASE(quota_a_wall_clock_stepping_back_does_not_reset_the_day_or_month) {
+    const auto after_midnight = wall_at(0, 0, 5) + std::chrono::days{1}; // 2024-03-11 00:00:05
+    const auto before_midnight = wall_at(23, 59, 58);                    // 2024-03-10 23:59:58
+    QuotaBook book({0, 3});
+    BOOST_TEST(book.try_take("k", t0, after_midnight).allowed);
+    BOOST_TEST(book.try_take("k", t0, after_midnight).allowed);
+    // Stepped back into the day before: the request still counts into the later day...
+    BOOST_TEST(book.try_take("k", t0 + 1s, before_midnight).allowed);
+    BOOST_TEST(*book.remaining("k", t0 + 1s, after_midnight).day == 0u);
+    // ...and the earlier day does not start a fresh count: refused until the later day's end.
+    const QuotaDecision refused = book.try_take("k", t0 + 2s, before_midnight);
+    BOOST_TEST(!refused.allowed);
+    BOOST_TEST(refused.window == "day");
+    BOOST_TEST(refused.wait.count() == milliseconds{24h + 2s}.count());
+
+    // The same for a month: 2024-04-01 00:00:05, then back to 2024-03-31.
+    const auto april = utc(2024, 4, 1, 0, 0, 5);
+    const auto march = utc(2024, 3, 31, 23, 59, 58);
+    QuotaBook monthly({0, 0, 2});
+    BOOST_TEST(monthly.try_take("k", t0, april).allowed);
+    BOOST_TEST(monthly.try_take("k", t0, march).allowed);
+    BOOST_TEST(*monthly.remaining("k", t0, april).month == 0u);
+    const QuotaDecision in_march = monthly.try_take("k", t0, march);
+    BOOST_TEST(!in_march.allowed);
+    BOOST_TEST(in_march.window == "month");
+    BOOST_TEST(in_march.wait.count() == milliseconds{std::chrono::days{30} + 2s}.count()); // to 1 May
+}
+
+BOOST_AUTO_TEST_CASE(quota_month_resets_at_the_first_of_the_next_month_utc) {
+    QuotaBook book({0, 0, 3});
+    BOOST_TEST(book.enabled());
+    // 31 December to 1 January: the year turns with the month.
+    const auto new_year_eve = utc(2023, 12, 31, 23, 59, 59) + 500ms;
+    for (int i = 0; i < 3; ++i)
+        BOOST_TEST(book.try_take("k", t0, new_year_eve).allowed);
+    BOOST_TEST(*book.remaining("k", t0, new_year_eve).month == 0u);
+    QuotaDecision refused = book.try_take("k", t0, new_year_eve);
+    BOOST_TEST(!refused.allowed);
+    BOOST_TEST(refused.window == "month");
+    BOOST_TEST(refused.wait.count() == 500);
+
+    const auto new_year = utc(2024, 1, 1, 0, 0, 0);
+    BOOST_TEST(*book.remaining("k", t0, new_year).month == 3u);
+    for (int i = 0; i < 3; ++i)
+        BOOST_TEST(book.try_take("k", t0, new_year).allowed);
+    refused = book.try_take("k", t0, new_year);
+    BOOST_TEST(refused.window == "month");
+    BOOST_TEST(refused.wait.count() == milliseconds{std::chrono::days{31}}.count()); // to 1 February
+
+    // February of a leap year has a 29th: from the 28th at 23:00, 25 hours to March.
+    const auto leap_28th = utc(2024, 2, 28, 23, 0, 0);
+    for (int i = 0; i < 3; ++i)
+        BOOST_TEST(book.try_take("k", t0, leap_28th).allowed);
+    refused = book.try_take("k", t0, leap_28th);
+    BOOST_TEST(refused.window == "month");
+    BOOST_TEST(refused.wait.count() == milliseconds{25h}.count());
+    refused = book.try_take("k", t0, utc(2024, 2, 29, 12, 0, 0));
+    BOOST_TEST(refused.window == "month");
+    BOOST_TEST(refused.wait.count() == milliseconds{12h}.count());
+    BOOST_TEST(book.try_take("k", t0, utc(2024, 3, 1, 0, 0, 0)).allowed);
+
+    // ...and 2023's does not: from the 28th at 23:00, one hour.
+    QuotaBook plain({0, 0, 1});
+    BOOST_TEST(plain.try_take("k", t0, utc(2023, 2, 28, 22, 0, 0)).allowed);
+    refused = plain.try_take("k", t0, utc(2023, 2, 28, 23, 0, 0));
+    BOOST_TEST(refused.wait.count() == milliseconds{1h}.count());
+    BOOST_TEST(plain.try_take("k", t0, utc(2023, 3, 1, 0, 0, 0)).allowed);
+}
+
+BOOST_AUTO_TEST_CASE(quota_all_windows) {
+    QuotaBook book({4, 5, 6});
     const auto noon = wall_at(12, 0, 0);
     for (int i = 0; i < 4; ++i)
         BOOST_TEST(book.try_take("k", t0, noon).allowed);
     QuotaDecision refused = book.try_take("k", t0, noon);
     BOOST_TEST(refused.window == "minute");
-    BOOST_TEST(refused.wait.count() == 15'000);
+    BOOST_TEST(refused.wait.count() == 60'000);
 
-    BOOST_TEST(book.try_take("k", t0 + 15s, noon).allowed); // the fifth of the day
-    const auto remaining = book.remaining("k", t0 + 60s, noon);
-    BOOST_TEST(*remaining.minute == 3.0);
+    BOOST_TEST(book.try_take("k", t0 + 60s, noon).allowed); // the fifth of the day
+    auto remaining = book.remaining("k", t0 + 60s, noon);
+    BOOST_TEST(*remaining.minute == 3u);
     BOOST_TEST(*remaining.day == 0u);
+    BOOST_TEST(*remaining.month == 1u);
     refused = book.try_take("k", t0 + 60s, noon);
     BOOST_TEST(!refused.allowed);
     BOOST_TEST(refused.window == "day");
     BOOST_TEST(refused.wait.count() == milliseconds{12h}.count());
+
+    // The next day: the sixth of the month, then the month refuses until 1 April (20 days and 12 hours).
+    const auto next_noon = noon + std::chrono::days{1};
+    BOOST_TEST(book.try_take("k", t0 + 24h, next_noon).allowed);
+    refused = book.try_take("k", t0 + 24h, next_noon);
+    BOOST_TEST(refused.window == "month");
+    BOOST_TEST(refused.wait.count() == milliseconds{std::chrono::days{20} + 12h}.count());
+    remaining = book.remaining("k", t0 + 24h, next_noon);
+    BOOST_TEST(*remaining.minute == 3u);
+    BOOST_TEST(*remaining.day == 4u);
+    BOOST_TEST(*remaining.month == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(quota_reports_the_longest_wait_when_several_windows_refuse) {
@@ -378,37 +588,67 @@ BOOST_AUTO_TEST_CASE(quota_reports_the_longest_wait_when_several_windows_refuse)
         BOOST_TEST(long_minute.try_take("k", t0, late).allowed);
     refused = long_minute.try_take("k", t0, late);
     BOOST_TEST(refused.window == "minute");
-    BOOST_TEST(refused.wait.count() == 15'000);
+    BOOST_TEST(refused.wait.count() == 60'000);
 
-    long_minute.mark_exhausted("k", t0 + 20s);
+    long_minute.mark_exhausted("k", t0 + 90s);
     refused = long_minute.try_take("k", t0, late);
     BOOST_TEST(refused.window == "upstream");
-    BOOST_TEST(refused.wait.count() == 20'000);
+    BOOST_TEST(refused.wait.count() == 90'000);
+
+    // A day and a month that end at the same midnight: the month's refusal is no longer than the day's,
+    // so the day (checked first) is named.
+    const auto month_end = utc(2024, 3, 31, 23, 0, 0);
+    QuotaBook both({0, 1, 1});
+    BOOST_TEST(both.try_take("k", t0, month_end).allowed);
+    refused = both.try_take("k", t0, month_end);
+    BOOST_TEST(refused.window == "day");
+    BOOST_TEST(refused.wait.count() == milliseconds{1h}.count());
+    // Mid-month the month's wait is the longer.
+    QuotaBook mid({0, 1, 1});
+    BOOST_TEST(mid.try_take("k", t0, noon).allowed);
+    refused = mid.try_take("k", t0, noon);
+    BOOST_TEST(refused.window == "month");
+    BOOST_TEST(refused.wait.count() == milliseconds{std::chrono::days{21} + 12h}.count());
 }
 
 BOOST_AUTO_TEST_CASE(quota_refusal_takes_nothing) {
     const auto noon = wall_at(12, 0, 0);
-    QuotaBook by_minute({1, 100});
+    // A refused request does not enter the minute: the window is still the first request's.
+    QuotaBook by_minute({1, 100, 100});
     BOOST_TEST(by_minute.try_take("k", t0, noon).allowed);
     for (int i = 0; i < 10; ++i)
-        BOOST_TEST(!by_minute.try_take("k", t0 + seconds{i}, noon).allowed);
-    BOOST_TEST(*by_minute.remaining("k", t0 + 10s, noon).day == 99u);
+        BOOST_TEST(!by_minute.try_take("k", t0 + seconds{i * 5}, noon).allowed);
+    BOOST_TEST(*by_minute.remaining("k", t0 + 50s, noon).day == 99u);
+    BOOST_TEST(*by_minute.remaining("k", t0 + 50s, noon).month == 99u);
     BOOST_TEST(by_minute.try_take("k", t0 + 60s, noon).allowed);
     BOOST_TEST(*by_minute.remaining("k", t0 + 60s, noon).day == 98u);
 
-    QuotaBook by_day({4, 1});
+    QuotaBook by_day({4, 1, 100});
     BOOST_TEST(by_day.try_take("k", t0, noon).allowed);
     for (int i = 0; i < 10; ++i)
         BOOST_TEST(!by_day.try_take("k", t0, noon).allowed);
-    BOOST_TEST(*by_day.remaining("k", t0, noon).minute == 3.0);
+    BOOST_TEST(*by_day.remaining("k", t0, noon).minute == 3u);
+    BOOST_TEST(*by_day.remaining("k", t0, noon).month == 99u);
 
-    QuotaBook by_upstream({4, 10});
+    QuotaBook by_month({4, 100, 1});
+    BOOST_TEST(by_month.try_take("k", t0, noon).allowed);
+    for (int i = 0; i < 10; ++i)
+        BOOST_TEST(!by_month.try_take("k", t0, noon).allowed);
+    BOOST_TEST(*by_month.remaining("k", t0, noon).minute == 3u);
+    BOOST_TEST(*by_month.remaining("k", t0, noon).day == 99u);
+
+    QuotaBook by_upstream({4, 10, 10});
     by_upstream.mark_exhausted("k", t0 + 60s);
     for (int i = 0; i < 10; ++i)
         BOOST_TEST(!by_upstream.try_take("k", t0, noon).allowed);
     const auto remaining = by_upstream.remaining("k", t0, noon);
-    BOOST_TEST(*remaining.minute == 4.0);
+    BOOST_TEST(*remaining.minute == 4u);
     BOOST_TEST(*remaining.day == 10u);
+    BOOST_TEST(*remaining.month == 10u);
+    // Nothing was logged while it was marked: the whole minute is there when the mark ends.
+    for (int i = 0; i < 4; ++i)
+        BOOST_TEST(by_upstream.try_take("k", t0 + 60s, noon).allowed);
+    BOOST_TEST(!by_upstream.try_take("k", t0 + 60s, noon).allowed);
 }
 
 BOOST_AUTO_TEST_CASE(quota_mark_exhausted_refuses_until_the_time_then_allows) {
@@ -430,11 +670,13 @@ BOOST_AUTO_TEST_CASE(quota_mark_exhausted_refuses_until_the_time_then_allows) {
     book.mark_exhausted("k", t0 + 20s);
     BOOST_TEST(!book.try_take("k", t0 + 25s, noon).allowed);
 
+    // The mark ends at exactly its time.
     BOOST_TEST(book.try_take("k", t0 + 30s, noon).allowed);
     BOOST_TEST(book.try_take("k", t0 + 30s, noon).allowed);
     const auto remaining = book.remaining("k", t0 + 30s, noon);
     BOOST_TEST(!remaining.minute.has_value());
     BOOST_TEST(!remaining.day.has_value());
+    BOOST_TEST(!remaining.month.has_value());
 }
 
 BOOST_AUTO_TEST_CASE(quota_keys_are_independent) {
@@ -444,8 +686,8 @@ BOOST_AUTO_TEST_CASE(quota_keys_are_independent) {
     BOOST_TEST(book.try_take("alpha", t0, noon).allowed);
     BOOST_TEST(!book.try_take("alpha", t0, noon).allowed);
     BOOST_TEST(book.try_take("beta", t0, noon).allowed);
-    BOOST_TEST(*book.remaining("beta", t0, noon).minute == 1.0);
-    BOOST_TEST(*book.remaining("never-seen", t0, noon).minute == 2.0);
+    BOOST_TEST(*book.remaining("beta", t0, noon).minute == 1u);
+    BOOST_TEST(*book.remaining("never-seen", t0, noon).minute == 2u);
     book.mark_exhausted("gamma", t0 + 1s);
     BOOST_TEST(!book.try_take("gamma", t0, noon).allowed);
     BOOST_TEST(book.try_take("beta", t0, noon).allowed);
@@ -470,11 +712,11 @@ BOOST_AUTO_TEST_CASE(quota_concurrent_try_take_never_over_allows) {
             thread.join();
         return allowed.load();
     };
-    BOOST_TEST(hammer(t0) == 4);        // the full bucket
-    BOOST_TEST(hammer(t0 + 30s) == 2);  // half a minute refills two
-    BOOST_TEST(hammer(t0 + 120s) == 1); // a full bucket again, but only one left of the day's seven
-    BOOST_TEST(*book.remaining("shared", t0 + 120s, noon).day == 0u);
-    BOOST_TEST(*book.remaining("shared", t0 + 120s, noon).minute == 3.0);
+    BOOST_TEST(hammer(t0) == 4);       // the whole window
+    BOOST_TEST(hammer(t0 + 30s) == 0); // the four are still in it
+    BOOST_TEST(hammer(t0 + 60s) == 3); // the window is free again, but only three are left of the day's seven
+    BOOST_TEST(*book.remaining("shared", t0 + 60s, noon).day == 0u);
+    BOOST_TEST(*book.remaining("shared", t0 + 60s, noon).minute == 1u);
 }
 
 // ---- parse_retry_after ----

@@ -1,7 +1,7 @@
 // The quota guard around a scripted upstream, as the exchanger puts it around every upstream request, with
-// time moved by hand: the minute and the UTC day windows as the guard applies them, its local 429, and an
-// upstream 429 that stops a key until its Retry-After. (The
-// window arithmetic itself is QuotaBook's, tested in economy_test.cpp.)
+// time moved by hand: the sliding minute, the UTC day and the UTC month as the guard applies them, its local
+// 429 and exact Retry-After, the remaining-quota gauges, and an upstream 429 that stops a key until its
+// Retry-After. (The window arithmetic itself is QuotaBook's, tested in economy_test.cpp against an oracle.)
 #include "fake_upstream.hpp"
 #include "layer_test_support.hpp"
 #include "ops/metrics.hpp"
@@ -85,13 +85,12 @@ BOOST_AUTO_TEST_CASE(no_limits_let_everything_through) {
 }
 
 BOOST_AUTO_TEST_CASE(the_minute_window_refuses_locally_until_its_retry_after) {
-    Rig rig(QuotaOptions{2, 0, 0ms});
+    Rig rig(QuotaOptions{.per_minute = 2});
     BOOST_TEST(rig.get(key_a).status == 200u);
     BOOST_TEST(rig.get(key_a, "/api/v3/files/b").status == 200u);
     const auto refused = rig.get(key_a);
     const long retry_after = refused_for(refused, "minute");
-    BOOST_TEST(retry_after >= 1);
-    BOOST_TEST(retry_after <= 60);
+    BOOST_TEST(retry_after == 60);              // until both have left the sliding minute
     BOOST_TEST(rig.fake.requests.size() == 2u); // a refused request never goes below
     BOOST_TEST(test_support::metric_value(rig.metrics, "sigma_shim_quota_rejections_total{key=\"" +
                                                            shim::util::key_digest(key_a).substr(0, 12) +
@@ -105,22 +104,60 @@ BOOST_AUTO_TEST_CASE(the_minute_window_refuses_locally_until_its_retry_after) {
     BOOST_TEST(rig.fake.requests.size() == 3u);
 }
 
+// The issue's case: 4 a minute, four at 0 s; a token bucket let one through at 16 s and one at 31 s, the
+// sliding minute refuses them with exactly the time until the first four leave it, and takes four more at 60
+// s.
+BOOST_AUTO_TEST_CASE(the_sliding_minute_of_the_issue) {
+    Rig rig(QuotaOptions{.per_minute = 4});
+    for (int i = 0; i < 4; ++i)
+        BOOST_TEST(rig.get(key_a).status == 200u);
+    rig.clock.advance(16s);
+    BOOST_TEST(refused_for(rig.get(key_a), "minute") == 44);
+    rig.clock.advance(15s); // 31 s
+    BOOST_TEST(refused_for(rig.get(key_a), "minute") == 29);
+    BOOST_TEST(rig.fake.requests.size() == 4u);
+    rig.clock.advance(29s); // 60 s: the four have left the window
+    for (int i = 0; i < 4; ++i)
+        BOOST_TEST(rig.get(key_a).status == 200u);
+    BOOST_TEST(refused_for(rig.get(key_a), "minute") == 60);
+    BOOST_TEST(rig.fake.requests.size() == 8u);
+    BOOST_TEST(test_support::metric_value(rig.metrics, "sigma_shim_quota_rejections_total{key=\"" +
+                                                           shim::util::key_digest(key_a).substr(0, 12) +
+                                                           "\",window=\"minute\"}") == 3);
+}
+
+BOOST_AUTO_TEST_CASE(retry_after_is_the_exact_wait_rounded_up_to_whole_seconds) {
+    Rig rig(QuotaOptions{.per_minute = 1});
+    BOOST_TEST(rig.get(key_a).status == 200u);
+    // 400 ms later the wait is 59.6 s: Retry-After 60, and a client that waits exactly that is admitted...
+    rig.clock.advance(400ms);
+    BOOST_TEST(refused_for(rig.get(key_a), "minute") == 60);
+    // ...while one second less is not enough (rounding down would have said 59).
+    rig.clock.advance(59s); // 59.4 s: 600 ms left
+    BOOST_TEST(refused_for(rig.get(key_a), "minute") == 1);
+    rig.clock.advance(599ms); // 1 ms left: still a whole second
+    BOOST_TEST(refused_for(rig.get(key_a), "minute") == 1);
+    rig.clock.advance(1ms); // 60 s, as the first Retry-After said
+    BOOST_TEST(rig.get(key_a).status == 200u);
+    BOOST_TEST(rig.fake.requests.size() == 2u);
+}
+
 BOOST_AUTO_TEST_CASE(a_wait_shorter_than_the_next_free_request_is_refused_at_once) {
-    // The next request is seconds away and the wait allows 500 ms: refused without waiting. Only ready
+    // The next request is a minute away and the wait allows 500 ms: refused without waiting. Only ready
     // handlers are run, so a request that started a timer would not be done.
-    Rig rig(QuotaOptions{4, 0, 500ms});
+    Rig rig(QuotaOptions{.per_minute = 4, .wait = 500ms});
     for (int i = 0; i < 4; ++i)
         BOOST_TEST(rig.get(key_a).status == 200u);
     const auto fifth = test_support::start(rig.ioc, rig.layer.get({"/api/v3/files/a", key_a, "request-id"}));
     test_support::run_ready(rig.ioc);
     BOOST_REQUIRE(fifth->done);
-    BOOST_TEST(refused_for(test_support::answer_of(*fifth), "minute") > 1);
+    BOOST_TEST(refused_for(test_support::answer_of(*fifth), "minute") == 60);
     BOOST_TEST(rig.fake.requests.size() == 4u);
 }
 
 BOOST_AUTO_TEST_CASE(the_day_window_opens_again_at_midnight_utc) {
     // 23:59 UTC: the day's three requests are spent a minute before midnight.
-    Rig rig(QuotaOptions{0, 3, 0ms}, ManualClock().wall_now() + 23h + 59min);
+    Rig rig(QuotaOptions{.per_day = 3}, ManualClock().wall_now() + 23h + 59min);
     for (int i = 0; i < 3; ++i)
         BOOST_TEST(rig.get(key_a).status == 200u);
     BOOST_TEST(refused_for(rig.get(key_a), "day") == 60);
@@ -136,8 +173,52 @@ BOOST_AUTO_TEST_CASE(the_day_window_opens_again_at_midnight_utc) {
     BOOST_TEST(rig.fake.requests.size() == 6u);
 }
 
+BOOST_AUTO_TEST_CASE(the_month_window_opens_again_on_the_first_utc) {
+    // 31 January 2025, 23:59 UTC: the month's two requests are spent a minute before February.
+    using namespace std::chrono;
+    Rig rig(QuotaOptions{.per_month = 2}, sys_days{year{2025} / January / 31} + 23h + 59min);
+    for (int i = 0; i < 2; ++i)
+        BOOST_TEST(rig.get(key_a).status == 200u);
+    BOOST_TEST(refused_for(rig.get(key_a), "month") == 60);
+    rig.clock.advance(60s); // 1 February, 00:00 UTC
+    for (int i = 0; i < 2; ++i)
+        BOOST_TEST(rig.get(key_a).status == 200u);
+    BOOST_TEST(refused_for(rig.get(key_a), "month") == 28 * 24 * 3600); // 2025 is no leap year
+    BOOST_TEST(rig.fake.requests.size() == 4u);
+}
+
+BOOST_AUTO_TEST_CASE(the_remaining_quota_gauges_follow_every_window) {
+    Rig rig(QuotaOptions{.per_minute = 2, .per_day = 10, .per_month = 100});
+    const std::string key = shim::util::key_digest(key_a).substr(0, 12);
+    const auto gauge = [&](const std::string& window) {
+        const std::string series =
+            "sigma_shim_quota_remaining{key=\"" + key + "\",window=\"" + window + "\"}";
+        BOOST_REQUIRE(rig.metrics.render().find(series + " ") != std::string::npos);
+        return test_support::metric_value(rig.metrics, series);
+    };
+    BOOST_TEST(rig.get(key_a).status == 200u);
+    BOOST_TEST(gauge("minute") == 1);
+    BOOST_TEST(gauge("day") == 9);
+    BOOST_TEST(gauge("month") == 99);
+    rig.clock.advance(30s);
+    BOOST_TEST(rig.get(key_a).status == 200u);
+    BOOST_TEST(gauge("minute") == 0);
+    refused_for(rig.get(key_a), "minute"); // a refusal publishes too, and spends nothing
+    BOOST_TEST(gauge("minute") == 0);
+    BOOST_TEST(gauge("day") == 8);
+    BOOST_TEST(gauge("month") == 98);
+    rig.clock.advance(30s); // the first request has left the minute
+    BOOST_TEST(rig.get(key_a).status == 200u);
+    BOOST_TEST(gauge("minute") == 0);
+    BOOST_TEST(gauge("day") == 7);
+    rig.clock.advance(60s); // 120 s: the requests of 30 s and 60 s have left it too
+    BOOST_TEST(rig.get(key_a).status == 200u);
+    BOOST_TEST(gauge("minute") == 1);
+    BOOST_TEST(gauge("month") == 96);
+}
+
 BOOST_AUTO_TEST_CASE(keys_have_their_own_windows) {
-    Rig rig(QuotaOptions{1, 0, 0ms});
+    Rig rig(QuotaOptions{.per_minute = 1});
     BOOST_TEST(rig.get(key_a).status == 200u);
     refused_for(rig.get(key_a), "minute");
     BOOST_TEST(rig.get(key_b).status == 200u);
@@ -148,7 +229,7 @@ BOOST_AUTO_TEST_CASE(keys_have_their_own_windows) {
 }
 
 BOOST_AUTO_TEST_CASE(an_upstream_429_stops_the_key_until_its_retry_after) {
-    Rig rig(QuotaOptions{100, 0, 0ms});
+    Rig rig(QuotaOptions{.per_minute = 100});
     auto quota =
         json_answer(429, R"({"error": {"code": "QuotaExceededError", "message": "Quota exceeded"}})");
     quota.retry_after = "5";
@@ -192,7 +273,7 @@ BOOST_AUTO_TEST_CASE(an_upstream_retry_after_date_is_read_against_the_wall_clock
 }
 
 BOOST_AUTO_TEST_CASE(admit_and_observe_serve_pass_through_alone) {
-    Rig rig(QuotaOptions{1, 0, 0ms});
+    Rig rig(QuotaOptions{.per_minute = 1});
     const auto admit = [&](const std::string& key) {
         return test_support::run_to_end(rig.ioc, rig.guard.admit(key));
     };

@@ -100,6 +100,7 @@ const std::vector<FlagCase>& flag_cases() {
         {"stale-if-error", "0s", [](const ServeConfig& c) { return c.stale_if_error == 0s; }},
         {"quota-per-minute", "4", [](const ServeConfig& c) { return c.quota_per_minute == 4; }},
         {"quota-per-day", "500", [](const ServeConfig& c) { return c.quota_per_day == 500; }},
+        {"quota-per-month", "15500", [](const ServeConfig& c) { return c.quota_per_month == 15500; }},
         {"quota-wait", "3s", [](const ServeConfig& c) { return c.quota_wait == 3s; }},
         {"upstream-retries", "0", [](const ServeConfig& c) { return c.upstream_retries == 0; }},
         {"record", "/tmp/sigma-shim-config-test-record",
