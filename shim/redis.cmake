@@ -7,7 +7,7 @@ add_library(sigma_shim_redis STATIC
     redis/redis_reply.cpp
     redis/redis_connection.cpp
     redis/redis_client.cpp
-    redis/redis_metrics.cpp
+    redis/redis_observability.cpp
 )
 target_include_directories(sigma_shim_redis PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
 # hiredis PRIVATE: its include folder (read.h, sds.h...) stays out of every other target's search path.

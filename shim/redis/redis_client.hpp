@@ -4,6 +4,10 @@
 // per io_context, opened by the first call made from it, and a call always goes out on its caller's own.
 // Concurrent calls from one io_context share its connection (pipelined, replies matched in order).
 //
+// Commands are request-reply only: no SUBSCRIBE or MONITOR (their pushes would be taken for replies; pub/sub
+// needs a connection of its own), and a blocking command (BLPOP) holds up every call queued behind it on the
+// connection.
+//
 // Every call returns by its deadline (RedisOptions::timeout) with a reply or a RedisFailure saying why
 // not; see redis_connection.hpp for what a timeout or a failed connect does to later calls. The coroutines
 // the client starts belong to its task group: stop() ends them, and must have completed before the client is
@@ -27,7 +31,8 @@ namespace shim::redis {
 
 class RedisClient {
 public:
-    // Connects to nothing yet. `metrics` must hold register_redis_metrics's metrics.
+    // Connects to nothing yet. `metrics` must hold register_redis_metrics's metrics
+    // (redis_observability.hpp).
     RedisClient(RedisOptions options, ops::Metrics& metrics);
     // After stop() has completed.
     ~RedisClient();

@@ -2,11 +2,13 @@
 // pipelining on one connection, one connection per io_context, AUTH and SELECT, and what the client does
 // when Redis is paused, killed, restarted or absent. Deadlines are generous (5 s) except where a timeout is
 // the point, so that a loaded machine cannot fail a test by chance.
+#include "ops/log.hpp"
 #include "ops/metrics.hpp"
 #include "redis/redis_client.hpp"
-#include "redis/redis_metrics.hpp"
+#include "redis/redis_observability.hpp"
 #include "redis_server.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -22,6 +24,7 @@
 #include <mutex>
 #include <netinet/in.h>
 #include <set>
+#include <sstream>
 #include <sys/socket.h>
 #include <thread>
 #include <unistd.h>
@@ -448,6 +451,35 @@ BOOST_AUTO_TEST_CASE(an_absent_server_fails_calls_fast_and_backs_off) {
     BOOST_TEST(has_line(c.rendered(), "sigma_shim_redis_errors_total{reason=\"unreachable\"} 2"));
     BOOST_TEST(has_line(c.rendered(), "sigma_shim_redis_up 0"));
     BOOST_TEST((c.client->state() == RedisState::down));
+}
+
+BOOST_AUTO_TEST_CASE(state_changes_are_logged_once_not_per_call) {
+    const auto port = redis_test::free_port();
+    std::ostringstream log;
+    shim::ops::Logger logger(log, shim::ops::LogLevel::info);
+    auto options = options_for("redis://:hunter2@127.0.0.1:" + std::to_string(port));
+    options.on_state_change = shim::redis::log_redis_state_changes(logger);
+    shim::ops::Metrics metrics;
+    shim::redis::register_redis_metrics(metrics);
+    RedisClient client(std::move(options), metrics);
+    asio::io_context ioc;
+    auto done = asio::co_spawn(
+        ioc,
+        [&]() -> asio::awaitable<bool> {
+            for (int i = 0; i < 3; ++i)
+                BOOST_TEST(!(co_await client.call(cmd("PING"))).ok());
+            co_return co_await client.stop();
+        },
+        asio::use_future);
+    ioc.run();
+    BOOST_TEST(done.get());
+    const std::string lines = log.str();
+    BOOST_TEST(std::count(lines.begin(), lines.end(), '\n') == 1, lines);
+    BOOST_TEST(lines.find("\"level\":\"warn\",\"msg\":\"redis down\"") != std::string::npos, lines);
+    BOOST_TEST(lines.find("refused") != std::string::npos, lines);
+    BOOST_TEST(lines.find("redis://:***@127.0.0.1:" + std::to_string(port) + "/0") != std::string::npos,
+               lines);
+    BOOST_TEST(lines.find("hunter2") == std::string::npos, lines);
 }
 
 BOOST_AUTO_TEST_CASE(a_server_that_never_answers_cannot_hold_a_call_past_its_deadline) {
