@@ -437,8 +437,10 @@ BOOST_AUTO_TEST_CASE(noscript_surfaces_as_a_redis_error) {
 }
 
 BOOST_AUTO_TEST_CASE(an_absent_server_fails_calls_fast_and_backs_off) {
-    const auto port = redis_test::free_port();
-    Client c(options_for("redis://127.0.0.1:" + std::to_string(port)));
+    const redis_test::RefusingPort absent;
+    auto options = options_for(absent.url());
+    options.backoff_first = 60s; // the second call certainly comes within it
+    Client c(std::move(options));
     run(c, [&](RedisClient& client) -> asio::awaitable<void> {
         const auto first = co_await client.call(cmd("PING"));
         BOOST_TEST((first.failure == RedisFailure::unreachable), describe(first));
@@ -454,7 +456,8 @@ BOOST_AUTO_TEST_CASE(an_absent_server_fails_calls_fast_and_backs_off) {
 }
 
 BOOST_AUTO_TEST_CASE(state_changes_are_logged_once_not_per_call) {
-    const auto port = redis_test::free_port();
+    const redis_test::RefusingPort absent;
+    const auto port = absent.port();
     std::ostringstream log;
     shim::ops::Logger logger(log, shim::ops::LogLevel::info);
     auto options = options_for("redis://:hunter2@127.0.0.1:" + std::to_string(port));

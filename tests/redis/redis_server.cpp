@@ -90,8 +90,7 @@ std::optional<std::vector<RedisValue>> exchange(int fd,
     return replies;
 }
 
-} // namespace
-
+// A port of 127.0.0.1 that nothing listened on a moment ago.
 std::uint16_t free_port() {
     Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     auto address = loopback(0);
@@ -100,6 +99,23 @@ std::uint16_t free_port() {
         ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&address), &length) != 0)
         throw std::runtime_error("no free port: " + std::string(std::strerror(errno)));
     return ntohs(address.sin_port);
+}
+
+} // namespace
+
+RefusingPort::RefusingPort() : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    auto address = loopback(0);
+    socklen_t length = sizeof address;
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+        if (fd_ >= 0) ::close(fd_);
+        throw std::runtime_error("no port to hold: " + std::string(std::strerror(errno)));
+    }
+    port_ = ntohs(address.sin_port);
+}
+
+RefusingPort::~RefusingPort() {
+    ::close(fd_);
 }
 
 RedisServer::RedisServer(Options options) : options_(std::move(options)) {

@@ -57,7 +57,20 @@ private:
     pid_t pid_ = -1;
 };
 
-// A port of 127.0.0.1 that nothing listened on a moment ago.
-std::uint16_t free_port();
+// A port of 127.0.0.1 held by a socket that does not listen, for as long as this lives: a connect to it is
+// refused, and no other process can take it meanwhile.
+class RefusingPort {
+public:
+    RefusingPort();
+    ~RefusingPort();
+    RefusingPort(const RefusingPort&) = delete;
+    RefusingPort& operator=(const RefusingPort&) = delete;
+    std::uint16_t port() const { return port_; }
+    std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+
+private:
+    int fd_ = -1;
+    std::uint16_t port_ = 0;
+};
 
 } // namespace redis_test
