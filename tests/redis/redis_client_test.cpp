@@ -10,10 +10,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -415,6 +418,29 @@ BOOST_AUTO_TEST_CASE(a_killed_server_fails_calls_in_flight_and_a_restarted_one_i
     // One line per change, however many calls failed meanwhile.
     BOOST_TEST(
         (c.state_changes() == std::vector<RedisState>{RedisState::up, RedisState::down, RedisState::up}));
+}
+
+BOOST_AUTO_TEST_CASE(a_cancelled_call_leaves_the_connection_in_step) {
+    RedisServer server;
+    Client c(options_for(server.url()));
+    run(c, [&](RedisClient& client) -> asio::awaitable<void> {
+        REQUIRE_OK(co_await client.call(cmd("SET", "k", "v")));
+        const auto executor = co_await asio::this_coro::executor;
+        asio::cancellation_signal signal;
+        std::optional<RedisResult> abandoned;
+        asio::co_spawn(
+            executor, [&]() -> asio::awaitable<void> { abandoned = co_await client.call(cmd("GET", "k")); },
+            asio::bind_cancellation_slot(signal.slot(), asio::detached));
+        co_await asio::post(executor, asio::use_awaitable); // it has sent GET and waits for the reply
+        signal.emit(asio::cancellation_type::terminal);
+        // GET's reply still comes first on the connection; it must not be taken for ECHO's.
+        const auto next = co_await client.call(cmd("ECHO", "mine"));
+        BOOST_REQUIRE(abandoned);
+        BOOST_TEST((abandoned->failure == RedisFailure::cancelled), describe(*abandoned));
+        REQUIRE_OK(next);
+        BOOST_TEST((next.value == RedisValue::of_string("mine")));
+    });
+    BOOST_TEST((c.state_changes() == std::vector<RedisState>{RedisState::up}));
 }
 
 BOOST_AUTO_TEST_CASE(noscript_surfaces_as_a_redis_error) {
