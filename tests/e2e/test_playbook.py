@@ -26,7 +26,7 @@ class Playbook(unittest.TestCase):
 
     def test_record_compare_offline_shadow_roll_out_roll_back(self):
         recorded = os.path.join(self.tmp, "recorded")
-        # 1. Record. Six upstream requests at 4 a minute: the last two wait for tokens (15 s each).
+        # 1. Record. Six upstream requests at 4 in any 60 s: the last two wait until the first ones leave the minute.
         started = time.monotonic()
         r = self.run_shim("compare", "--legacy", LEGACY, "--upstream", UPSTREAM, "--record", recorded,
                           "--quota-per-minute", "4", "--quota-wait", "60s", "--format", "text")
