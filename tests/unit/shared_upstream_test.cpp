@@ -125,8 +125,9 @@ BOOST_AUTO_TEST_CASE(concurrent_cold_requests_cost_one_upstream_call) {
     for (auto& r : replicas)
         tasks.push_back(test_support::start_task(rig.ioc, rig.get(r)));
     // Run until the owner's fetch is held upstream and the others wait on its lock.
+    // (Each step must run something: were every task to end first, the test fails rather than spins.)
     while (rig.upstream.waiting() == 0 || rig.store.lock_attempts < 6)
-        rig.ioc.run_one();
+        BOOST_REQUIRE(rig.ioc.run_one() > 0);
     rig.upstream.release();
     rig.ioc.run();
     int coalesced = 0;
