@@ -8,6 +8,7 @@ add_library(sigma_shim_redis STATIC
     redis/redis_connection.cpp
     redis/redis_client.cpp
     redis/redis_observability.cpp
+    redis/redis_script.cpp
 )
 target_include_directories(sigma_shim_redis PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
 # hiredis PRIVATE: its include folder (read.h, sds.h...) stays out of every other target's search path.

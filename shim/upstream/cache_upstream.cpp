@@ -24,10 +24,6 @@ std::pair<std::size_t, std::size_t> id_span(std::string_view target) {
     return {start, (end == std::string_view::npos ? target.size() : end) - start};
 }
 
-bool is_not_found_error(const UpstreamResponse& r) {
-    return r.status == 404 && r.body.find("\"NotFoundError\"") != std::string::npos;
-}
-
 bool upstream_failed(const UpstreamResponse& r) {
     return r.failure != Failure::none || r.status == 429 || r.status == 503 || r.status == 504;
 }

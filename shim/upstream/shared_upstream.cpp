@@ -17,10 +17,6 @@ using std::chrono::milliseconds;
 
 constexpr std::string_view entry_version = "sigma-shim/1";
 
-bool is_not_found_error(const UpstreamResponse& r) {
-    return r.status == 404 && r.body.find("\"NotFoundError\"") != std::string::npos;
-}
-
 // The partition of the store an object lives in: sigma_rule objects are the same for every key; anything else
 // is what that key may see.
 std::string partition(const UpstreamRequest& request) {

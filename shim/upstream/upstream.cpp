@@ -18,4 +18,8 @@ std::string_view cache_status_name(CacheStatus status) {
     return "bypass";
 }
 
+bool is_not_found_error(const UpstreamResponse& r) {
+    return r.status == 404 && r.body.find("\"NotFoundError\"") != std::string::npos;
+}
+
 } // namespace shim::upstream

@@ -39,6 +39,10 @@ struct UpstreamResponse {
     std::optional<std::chrono::steady_clock::time_point> fresh_until;
 };
 
+// VirusTotal's answer that the object does not exist: a 404 whose error code is NotFoundError (a 404 without it
+// may be a proxy's or a load balancer's, and is not cached as the object's absence).
+bool is_not_found_error(const UpstreamResponse& r);
+
 class Upstream {
 public:
     virtual ~Upstream() = default;

@@ -6,6 +6,7 @@
 #include "ops/metrics.hpp"
 #include "redis/redis_client.hpp"
 #include "redis/redis_observability.hpp"
+#include "redis/redis_script.hpp"
 #include "redis_server.hpp"
 
 #include <algorithm>
@@ -459,6 +460,34 @@ BOOST_AUTO_TEST_CASE(noscript_surfaces_as_a_redis_error) {
         const auto again = co_await client.call(cmd("EVALSHA", sha.value.text, "0", "x"));
         REQUIRE_OK(again);
         BOOST_TEST((again.value == RedisValue::of_string("x")));
+    });
+}
+
+BOOST_AUTO_TEST_CASE(a_script_runs_by_digest_and_is_sent_again_after_a_flush) {
+    RedisServer server;
+    Client c(options_for(server.url()));
+    run(c, [&](RedisClient& client) -> asio::awaitable<void> {
+        const shim::redis::RedisScript script("return {KEYS[1], ARGV[1], redis.call('INCR', KEYS[1])}");
+        const auto loaded = co_await client.call(cmd("SCRIPT", "LOAD", script.source()));
+        REQUIRE_OK(loaded);
+        BOOST_TEST(loaded.value.text == script.sha1()); // the digest Redis itself computes
+        REQUIRE_OK(co_await client.call(cmd("SCRIPT", "FLUSH")));
+        for (std::int64_t expected = 1; expected <= 2; ++expected) { // after the flush: EVAL, then EVALSHA
+            std::vector<std::string> keys{"counter"}, args{"arg"};
+            const auto ran = co_await script.run(client, std::move(keys), std::move(args));
+            REQUIRE_OK(ran);
+            BOOST_REQUIRE_EQUAL(ran.value.elements.size(), 3u);
+            BOOST_TEST(ran.value.elements[0].text == "counter");
+            BOOST_TEST(ran.value.elements[1].text == "arg");
+            BOOST_TEST(ran.value.elements[2].integer == expected);
+        }
+        const auto cached = co_await client.call(cmd("SCRIPT", "EXISTS", script.sha1()));
+        REQUIRE_OK(cached);
+        BOOST_TEST(cached.value.elements.at(0).integer == 1);
+        const shim::redis::RedisScript broken("return redis.call('NOSUCHCOMMAND')");
+        std::vector<std::string> none;
+        const auto failed = co_await broken.run(client, none, none);
+        BOOST_TEST((failed.failure == RedisFailure::reply), describe(failed));
     });
 }
 
