@@ -19,8 +19,8 @@ std::string hex_sha1(const std::string& text) {
 }
 
 // EVALSHA's or EVAL's arguments: the script (digest or source), the key count, the keys, the arguments.
-std::vector<std::string> command(const char* verb, const std::string& script, const std::vector<std::string>& keys,
-                                 const std::vector<std::string>& args) {
+std::vector<std::string> command(const char* verb, const std::string& script,
+                                 const std::vector<std::string>& keys, const std::vector<std::string>& args) {
     std::vector<std::string> out;
     out.reserve(3 + keys.size() + args.size());
     out.emplace_back(verb);

@@ -15,7 +15,8 @@ class RedisScript {
 public:
     explicit RedisScript(std::string source);
 
-    // Runs the script with KEYS and ARGV; its reply, or why there is none (a Lua error is RedisFailure::reply).
+    // Runs the script with KEYS and ARGV; its reply, or why there is none (a Lua error is
+    // RedisFailure::reply).
     boost::asio::awaitable<RedisResult> run(RedisClient& client, std::vector<std::string> keys,
                                             std::vector<std::string> args) const;
 

@@ -66,6 +66,10 @@ void register_upstream_metrics(ops::Metrics& m) {
         "Objects looked up in the store shared by replicas, by result (hit; waited: another replica "
         "fetched it; fetched: this one did; alone: the store was unavailable; too_large: not shared)",
         {"result"});
+    m.add_counter("sigma_shim_shared_quota_decisions_total",
+                  "Quota decisions of a replica with a shared ledger, by the ledger that made them (redis; "
+                  "local: the shared ledger did not answer, this replica's share decided)",
+                  {"ledger"});
 }
 
 UpstreamMeter::UpstreamMeter(ops::Metrics& metrics, std::string_view kind)
@@ -219,7 +223,8 @@ asio::awaitable<Exchange> Exchanger::start(ExchangeRequest request) {
     }
     if (quota_) {
         const auto& res = out.answer->get();
-        quota_->observe(request.api_key, res.result_int(), std::string(res[http::field::retry_after]));
+        const std::string retry_after(res[http::field::retry_after]);
+        co_await quota_->observe(request.api_key, res.result_int(), retry_after);
     }
     co_return out;
 }

@@ -37,7 +37,8 @@ public:
     // Takes one request of the key's quota, maybe after a wait; the local refusal when there is none left.
     virtual boost::asio::awaitable<std::optional<UpstreamResponse>> admit(const std::string& api_key) = 0;
     // What an upstream answer says of the quota (a 429 with its Retry-After).
-    virtual void observe(const std::string& api_key, unsigned status, const std::string& retry_after) = 0;
+    virtual boost::asio::awaitable<void> observe(const std::string& api_key, unsigned status,
+                                                 const std::string& retry_after) = 0;
 };
 
 // The request body of a relayed request, read from its client while it is sent upstream.

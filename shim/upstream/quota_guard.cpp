@@ -12,12 +12,12 @@ namespace shim::upstream {
 
 namespace asio = boost::asio;
 
-QuotaGuard::QuotaGuard(QuotaOptions options, const Clock& clock, ops::Metrics& metrics)
-    : options_(options), clock_(clock), metrics_(metrics),
-      book_(economy::QuotaLimits{options.per_minute, options.per_day, options.per_month}) {}
+QuotaGuard::QuotaGuard(QuotaOptions options, const Clock& clock, ops::Metrics& metrics, SharedQuota* shared)
+    : options_(options), clock_(clock), metrics_(metrics), shared_(shared),
+      book_(replica_share(economy::QuotaLimits{options.per_minute, options.per_day, options.per_month},
+                          options.replicas)) {}
 
-void QuotaGuard::publish(const std::string& book_key) {
-    const auto left = book_.remaining(book_key, clock_.steady_now(), clock_.wall_now());
+void QuotaGuard::publish(const std::string& book_key, const economy::QuotaRemaining& left) {
     const std::string label = book_key.substr(0, 12); // the key's fingerprint, never the key
     // Requests that could go now in each window (the minute: per_minute less those of the last 60 s).
     const auto set = [&](const std::optional<unsigned>& value, const char* window) {
@@ -28,17 +28,30 @@ void QuotaGuard::publish(const std::string& book_key) {
     set(left.month, "month");
 }
 
+asio::awaitable<SharedQuotaAnswer> QuotaGuard::decide(const std::string& book_key) {
+    if (shared_) {
+        const economy::QuotaLimits limits{options_.per_minute, options_.per_day, options_.per_month};
+        auto answer = co_await shared_->try_take(book_key, limits);
+        if (answer) {
+            metrics_.inc("sigma_shim_shared_quota_decisions_total", {"redis"});
+            co_return std::move(*answer);
+        }
+        metrics_.inc("sigma_shim_shared_quota_decisions_total", {"local"});
+    }
+    const auto steady = clock_.steady_now();
+    const auto wall = clock_.wall_now();
+    auto decision = book_.try_take(book_key, steady, wall);
+    co_return SharedQuotaAnswer{std::move(decision), book_.remaining(book_key, steady, wall)};
+}
+
 asio::awaitable<std::optional<UpstreamResponse>> QuotaGuard::admit(const std::string& api_key) {
     const std::string book_key = util::key_digest(api_key);
     std::chrono::milliseconds waited{0};
     for (;;) {
-        const auto decision = book_.try_take(book_key, clock_.steady_now(), clock_.wall_now());
-        if (decision.allowed) {
-            publish(book_key);
-            co_return std::nullopt;
-        }
+        const auto [decision, left] = co_await decide(book_key);
+        publish(book_key, left);
+        if (decision.allowed) co_return std::nullopt;
         if (waited + decision.wait > options_.wait) {
-            publish(book_key);
             UpstreamResponse refused;
             refused.status = 429;
             refused.content_type = "application/json";
@@ -59,11 +72,15 @@ asio::awaitable<std::optional<UpstreamResponse>> QuotaGuard::admit(const std::st
     }
 }
 
-void QuotaGuard::observe(const std::string& api_key, unsigned status, const std::string& retry_after) {
-    if (status != 429) return;
+asio::awaitable<void> QuotaGuard::observe(const std::string& api_key, unsigned status,
+                                          const std::string& retry_after) {
+    if (status != 429) co_return;
     const auto wait = economy::parse_retry_after(retry_after, clock_.wall_now())
                           .value_or(economy::default_upstream_backoff);
-    book_.mark_exhausted(util::key_digest(api_key), clock_.steady_now() + wait);
+    const std::string book_key = util::key_digest(api_key);
+    // Kept here too, for when the shared ledger stops answering.
+    book_.mark_exhausted(book_key, clock_.steady_now() + wait);
+    if (shared_) co_await shared_->mark_exhausted(book_key, wait);
 }
 
 } // namespace shim::upstream

@@ -4,10 +4,17 @@
 // QuotaOptions::wait, then gets a local 429 QuotaExceededError with Retry-After, and the upstream is not
 // touched. An upstream 429 marks the key exhausted until its Retry-After (or a minute) has passed. The
 // windows and their arithmetic are economy::QuotaBook's.
+//
+// With a shared ledger (Redis), the ledger decides for every replica of the key, and an upstream 429 is
+// recorded there too. When it cannot answer, this replica decides alone with its share of each limit
+// (replica_share): the replicas together still stay within the quota, except that a replica switching from
+// the ledger to its own book mid-window does not know what the ledger admitted, and may admit up to one more
+// share in that window.
 #include "economy/quota_book.hpp"
 #include "ops/metrics.hpp"
 #include "upstream/clock.hpp"
 #include "upstream/exchange.hpp"
+#include "upstream/shared_quota.hpp"
 
 #include <chrono>
 #include <optional>
@@ -21,11 +28,15 @@ struct QuotaOptions {
     // How long a request may wait for its quota before it is refused. The waiting itself is a real timer,
     // whatever the clock: the clock decides only whether a request may go and how long until it could.
     std::chrono::milliseconds wait{0};
+    // How many replicas spend the key: without an answer from the shared ledger, each keeps to its share.
+    unsigned replicas = 1;
 };
 
 class QuotaGuard final : public QuotaGate {
 public:
-    QuotaGuard(QuotaOptions options, const Clock& clock, ops::Metrics& metrics);
+    // `shared` (may be null: this replica alone) must outlive the guard.
+    QuotaGuard(QuotaOptions options, const Clock& clock, ops::Metrics& metrics,
+               SharedQuota* shared = nullptr);
 
     // Takes one request of `api_key`'s quota, waiting within QuotaOptions::wait; the local 429 answer when
     // refused, whose Retry-After is the book's exact wait rounded up to whole seconds (a client that waits
@@ -34,15 +45,19 @@ public:
     boost::asio::awaitable<std::optional<UpstreamResponse>> admit(const std::string& api_key) override;
     // What an upstream answer says of the quota: a 429 marks the key exhausted until its Retry-After, or for
     // the length of the minute window without one.
-    void observe(const std::string& api_key, unsigned status, const std::string& retry_after) override;
+    boost::asio::awaitable<void> observe(const std::string& api_key, unsigned status,
+                                         const std::string& retry_after) override;
 
 private:
-    void publish(const std::string& book_key);
+    // The decision for one request and what is left after it: the shared ledger's, else this replica's own.
+    boost::asio::awaitable<SharedQuotaAnswer> decide(const std::string& book_key);
+    void publish(const std::string& book_key, const economy::QuotaRemaining& left);
 
     const QuotaOptions options_;
     const Clock& clock_;
     ops::Metrics& metrics_;
-    economy::QuotaBook book_;
+    SharedQuota* shared_;
+    economy::QuotaBook book_; // this replica's share of the limits
 };
 
 } // namespace shim::upstream

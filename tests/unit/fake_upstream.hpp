@@ -104,6 +104,14 @@ T run_to_end(boost::asio::io_context& ioc, boost::asio::awaitable<T> task) {
     return std::move(*value);
 }
 
+inline void run_to_end(boost::asio::io_context& ioc, boost::asio::awaitable<void> task) {
+    std::exception_ptr failure;
+    boost::asio::co_spawn(ioc, std::move(task), [&](std::exception_ptr e) { failure = e; });
+    ioc.restart();
+    ioc.run();
+    if (failure) std::rethrow_exception(failure);
+}
+
 // A task started on an io_context that the test then steps itself (poll, run): done once the task has
 // finished, with its value or its exception.
 template <typename T> struct StartedTask {

@@ -32,7 +32,7 @@ public:
     boost::asio::awaitable<UpstreamResponse> get(shim::upstream::UpstreamRequest request) override {
         if (auto refused = co_await gate_.admit(request.api_key)) co_return std::move(*refused);
         auto response = co_await next_.get(request);
-        gate_.observe(request.api_key, response.status, response.retry_after);
+        co_await gate_.observe(request.api_key, response.status, response.retry_after);
         co_return response;
     }
 
@@ -41,9 +41,47 @@ private:
     shim::upstream::QuotaGate& gate_;
 };
 
+// A shared ledger standing in for Redis: its own book on the rig's clock, or no answer while `down`.
+class FakeSharedQuota final : public shim::upstream::SharedQuota {
+public:
+    explicit FakeSharedQuota(const ManualClock& clock) : clock_(clock) {}
+    boost::asio::awaitable<std::optional<shim::upstream::SharedQuotaAnswer>>
+    try_take(std::string key, shim::economy::QuotaLimits limits) override {
+        if (down) co_return std::nullopt;
+        if (!book_) book_.emplace(limits);
+        auto decision = book_->try_take(key, clock_.steady_now(), clock_.wall_now());
+        co_return shim::upstream::SharedQuotaAnswer{
+            decision, book_->remaining(key, clock_.steady_now(), clock_.wall_now())};
+    }
+    boost::asio::awaitable<bool> mark_exhausted(std::string key,
+                                                std::chrono::milliseconds duration) override {
+        if (down) co_return false;
+        marks.emplace_back(key, duration);
+        if (book_) book_->mark_exhausted(key, clock_.steady_now() + duration);
+        co_return true;
+    }
+
+    bool down = false;
+    std::vector<std::pair<std::string, std::chrono::milliseconds>> marks;
+
+private:
+    const ManualClock& clock_;
+    std::optional<shim::economy::QuotaBook> book_;
+};
+
+// With a shared ledger: the guard asks `shared` first.
+struct WithShared {};
+
 struct Rig {
     explicit Rig(QuotaOptions options, ManualClock::WallTime wall = ManualClock().wall_now())
-        : clock(wall), guard(options, clock, metrics), layer(fake, guard) {
+        : clock(wall), shared(clock), guard(options, clock, metrics), layer(fake, guard) {
+        setup();
+    }
+    Rig(QuotaOptions options, WithShared)
+        : shared(clock), guard(options, clock, metrics, &shared), layer(fake, guard) {
+        setup();
+    }
+    void setup() {
         shim::serve::register_server_metrics(metrics);
         fake.always("/api/v3/files/a", json_answer(200, "{}"));
         fake.always("/api/v3/files/b", json_answer(200, "{}"));
@@ -54,6 +92,7 @@ struct Rig {
 
     boost::asio::io_context ioc;
     ManualClock clock;
+    FakeSharedQuota shared;
     shim::ops::Metrics metrics;
     test_support::FakeUpstream fake;
     shim::upstream::QuotaGuard guard;
@@ -282,14 +321,62 @@ BOOST_AUTO_TEST_CASE(admit_and_observe_serve_pass_through_alone) {
     BOOST_REQUIRE(refused);
     refused_for(*refused, "minute");
 
-    rig.guard.observe(key_b, 200, "");
+    test_support::run_to_end(rig.ioc, rig.guard.observe(key_b, 200, ""));
     BOOST_TEST(!admit(key_b));
     rig.clock.advance(60s);
-    rig.guard.observe(key_b, 429, "30");
+    test_support::run_to_end(rig.ioc, rig.guard.observe(key_b, 429, "30"));
     const auto stopped = admit(key_b);
     BOOST_REQUIRE(stopped);
     BOOST_TEST(refused_for(*stopped, "upstream") == 30);
     BOOST_TEST(rig.fake.requests.empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_replica_share_is_the_floor_of_the_limit_and_at_least_one) {
+    using shim::economy::QuotaLimits;
+    using shim::upstream::replica_share;
+    const auto same = [](QuotaLimits a, QuotaLimits b) {
+        return a.per_minute == b.per_minute && a.per_day == b.per_day && a.per_month == b.per_month;
+    };
+    BOOST_TEST(same(replica_share({4, 500, 0}, 1), {4, 500, 0}));
+    BOOST_TEST(same(replica_share({4, 500, 0}, 3), {1, 166, 0}));
+    BOOST_TEST(same(replica_share({6, 2, 15'500}, 3), {2, 1, 5'166}));
+    BOOST_TEST(same(replica_share({4, 0, 0}, 10), {1, 0, 0})); // at least 1; no limit stays none
+}
+
+BOOST_AUTO_TEST_CASE(the_shared_ledger_decides_for_the_whole_key_while_it_answers) {
+    Rig rig(QuotaOptions{.per_minute = 6, .replicas = 3}, WithShared{});
+    // The full limit of the key, not this replica's share of 2: the ledger counts every replica's requests.
+    for (int i = 0; i < 6; ++i)
+        BOOST_TEST(rig.get(key_a).status == 200u, "request " << i);
+    BOOST_TEST(refused_for(rig.get(key_a), "minute") == 60);
+    const auto text = rig.metrics.render();
+    BOOST_TEST(text.find("sigma_shim_shared_quota_decisions_total{ledger=\"redis\"} 7") != std::string::npos,
+               text);
+}
+
+BOOST_AUTO_TEST_CASE(without_an_answer_from_the_ledger_a_replica_keeps_to_its_share) {
+    Rig rig(QuotaOptions{.per_minute = 6, .replicas = 3}, WithShared{});
+    rig.shared.down = true;
+    BOOST_TEST(rig.get(key_a).status == 200u);
+    BOOST_TEST(rig.get(key_a).status == 200u);
+    BOOST_TEST(refused_for(rig.get(key_a), "minute") == 60);
+    const auto text = rig.metrics.render();
+    BOOST_TEST(text.find("sigma_shim_shared_quota_decisions_total{ledger=\"local\"} 3") != std::string::npos,
+               text);
+    // Back: the ledger decides again.
+    rig.shared.down = false;
+    BOOST_TEST(rig.get(key_a).status == 200u);
+}
+
+BOOST_AUTO_TEST_CASE(an_upstream_429_is_recorded_in_the_shared_ledger_and_kept_locally) {
+    Rig rig(QuotaOptions{.per_minute = 6, .replicas = 3}, WithShared{});
+    test_support::run_to_end(rig.ioc, rig.guard.observe(key_a, 429, "30"));
+    BOOST_REQUIRE_EQUAL(rig.shared.marks.size(), 1u);
+    BOOST_TEST(rig.shared.marks[0].first == shim::util::key_digest(key_a)); // the fingerprint, never the key
+    BOOST_TEST(rig.shared.marks[0].second.count() == 30'000);
+    // Should the ledger stop answering, this replica still knows the key is stopped.
+    rig.shared.down = true;
+    BOOST_TEST(refused_for(rig.get(key_a), "upstream") == 30);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
