@@ -60,10 +60,10 @@ upstream::SharedOptions shared_options(const serve::ServeConfig& config) {
     return o;
 }
 
-// Once Redis first answers: a policy that may evict any key may evict the quota's counters and the locks
-// too, which the replicas rely on, so it is worth a warning. Redis may be absent at start-up: then this
-// waits for it (the client backs off meanwhile), until the chain stops. A Redis that refuses CONFIG (a
-// managed one) is left alone.
+// Once Redis first answers, its eviction policy, logged: a policy that may evict any key may evict the
+// quota's counters and the locks too, which the replicas rely on, so it is a warning. Redis may be absent at
+// start-up: then this waits for it (the client backs off meanwhile), until the chain stops. A Redis that
+// refuses CONFIG (a managed one) is left alone.
 asio::awaitable<void> check_eviction_policy(redis::RedisClient& client, ops::Logger& log) {
     const std::vector<std::string> command{"CONFIG", "GET", "maxmemory-policy"};
     for (;;) {
@@ -71,17 +71,18 @@ asio::awaitable<void> check_eviction_policy(redis::RedisClient& client, ops::Log
         const auto r = co_await client.call(std::move(args));
         if (r.ok()) {
             const auto& v = r.value;
-            if (v.type == redis::RedisValue::Type::array && v.elements.size() == 2 &&
-                v.elements[1].text.starts_with("allkeys-"))
-                log.write(ops::LogLevel::warn, "redis may evict any key",
-                          {{"maxmemory_policy", v.elements[1].text},
-                           {"detail", "quota counters and locks can be lost under memory pressure: use "
-                                      "volatile-lru (or noeviction) for a Redis the replicas share"}});
+            if (v.type != redis::RedisValue::Type::array || v.elements.size() != 2) co_return;
+            const auto& policy = v.elements[1].text;
+            if (policy.starts_with("allkeys-"))
+                log.write(ops::LogLevel::warn, "redis maxmemory-policy",
+                          {{"maxmemory_policy", policy},
+                           {"detail", "Redis may evict any key, quota counters and locks included, under "
+                                      "memory pressure: use volatile-lru (or noeviction) for the replicas"}});
+            else
+                log.write(ops::LogLevel::info, "redis maxmemory-policy", {{"maxmemory_policy", policy}});
             co_return;
         }
-        if (r.failure == redis::RedisFailure::reply || r.failure == redis::RedisFailure::closed ||
-            r.failure == redis::RedisFailure::cancelled)
-            co_return;
+        if (r.failure == redis::RedisFailure::reply || r.failure == redis::RedisFailure::cancelled) co_return;
         asio::steady_timer pause(co_await asio::this_coro::executor, std::chrono::seconds(1));
         boost::system::error_code ec;
         co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
