@@ -18,7 +18,6 @@
 #include "upstream/retry_upstream.hpp"
 #include "upstream/shared_upstream.hpp"
 
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
