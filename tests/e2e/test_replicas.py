@@ -10,6 +10,7 @@ point, so that a loaded machine cannot turn a slow Redis reply into a second ups
 import os
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -17,7 +18,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import API_KEY, SANITIZED, ShimTestCase, decoded, sha256_hex
+from harness import API_KEY, BINARY, SANITIZED, ShimTestCase, child_env, decoded, sha256_hex
 from redis_server import RedisServer
 from test_economy import metric
 
@@ -111,9 +112,10 @@ class ReplicasTestCase(ShimTestCase):
         status, headers, body = shim.request("GET", "/_shim/readyz?verbose")
         return status, decoded(headers, body).decode()
 
-    def wait_redis_state(self, shim, state, timeout=5.0):
-        """readyz's Redis line once it says `state`; readyz must answer 200 all along."""
-        want = "[+]redis %s %s\n" % (self.redis.url(0), state)
+    def wait_redis_state(self, shim, state, timeout=5.0, shown=None):
+        """readyz's Redis line once it says `state` (of `shown`, by default this test's Redis URL); readyz
+        must answer 200 all along."""
+        want = "[+]redis %s %s\n" % (shown or self.redis.url(0), state)
         deadline = time.monotonic() + timeout * SLOW
         while True:
             status, body = self.readyz(shim)
@@ -332,6 +334,31 @@ class RedisFailures(ReplicasTestCase):
             shim.request("GET", path, timeout=30)
         except (OSError, Exception):  # noqa: BLE001 - the replica is killed under it
             pass
+
+
+class StartUp(ReplicasTestCase):
+
+    def test_a_bad_redis_url_exits_2_without_echoing_it(self):
+        for args, env in ((["--redis", "redis://ops:hunter2@127.0.0.1:notaport/0"], {}),
+                          ([], {"SIGMA_SHIM_REDIS": "rediss://ops:hunter2@127.0.0.1:6379"})):
+            proc = subprocess.run([BINARY, "serve", "--listen", "127.0.0.1:0"] + args, env=child_env(**env),
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+            stderr = proc.stderr.decode("utf-8", errors="replace")
+            self.assertEqual(proc.returncode, 2, stderr)
+            self.assertIn("REDIS" if env else "--redis", stderr.upper() if env else stderr)
+            self.assertNotIn("hunter2", stderr + proc.stdout.decode("utf-8", errors="replace"))
+
+    def test_the_password_variable_is_used_and_never_shown(self):
+        self.redis = self.start_redis(extra=["--requirepass", "hunter2"])
+        shim = self.start_shim("--redis", "redis://127.0.0.1:%d/0" % self.redis.port,
+                               env=child_env(VT_API_KEY=API_KEY, SIGMA_SHIM_REDIS_PASSWORD="hunter2"))
+        self.addCleanup(self.stop_clean, shim)
+        status, _, body = self.get(shim, relationship(F568))
+        self.assertEqual(status, 200, body[:300])
+        self.wait_redis_state(shim, "up", shown="redis://:***@127.0.0.1:%d/0" % self.redis.port)
+        status, headers, metrics = shim.request("GET", "/_shim/metrics")
+        self.assertNotIn(b"hunter2", decoded(headers, metrics))
+        self.assertNotIn("hunter2", shim.stderr_text())
 
 
 if __name__ == "__main__":
