@@ -130,6 +130,12 @@ int run_serve(std::span<const std::string> args) {
                       comparisons, server_key ? server_key : "",
                       {},          {}};
 
+    if (chain->redis()) {
+        state.redis_status = [&chain = *chain, url = config.redis->display()] {
+            return url + " " + chain.redis_status();
+        };
+    }
+
     std::vector<asio::io_context*> connection_contexts;
     for (auto& context : contexts)
         connection_contexts.push_back(context.get());
@@ -156,6 +162,8 @@ int run_serve(std::span<const std::string> args) {
                {"upstream_proxy",
                 config.upstream_proxy.proxy ? config.upstream_proxy.proxy->display() : std::string("none")},
                {"upstream_proxy_reason", config.upstream_proxy.reason},
+               {"redis", config.redis ? config.redis->display() : std::string("none")},
+               {"replicas", static_cast<std::int64_t>(config.replicas)},
                {"threads", static_cast<std::int64_t>(config.threads)},
                {"mode", std::string(serve::mode_name(config.mode))},
                {"server_key", state.server_key.empty() ? std::string("none") : std::string("configured")}});

@@ -1,9 +1,11 @@
 #pragma once
-// The upstream chain of `serve`, built from its configuration, one job per layer: coalescing > cache > retry
-// > [record] > client, the client's exchanges guarded by the quota and counted in the metrics, over the
-// per-thread connection pool; with the in-process demo upstream behind it for demo and dir:DIR. The quota
-// sits below the cache, so a cache hit spends none of it; pass-through exchanges go through the same
-// exchanger. `sigma-shim compare --upstream` builds the same.
+// The upstream chain of `serve`, built from its configuration, one job per layer: coalescing > cache >
+// [shared] > retry > [record] > client, the client's exchanges guarded by the quota and counted in the
+// metrics, over the per-thread connection pool; with the in-process demo upstream behind it for demo and
+// dir:DIR. The quota sits below the cache, so a cache hit spends none of it; pass-through exchanges go
+// through the same exchanger. With --redis, the shared layer lets the replicas in front of one Redis fetch
+// each object once between them (upstream/shared_upstream.hpp), over one Redis client for the process (one
+// connection per io_context). `sigma-shim compare --upstream` builds the same.
 #include "ops/log.hpp"
 #include "ops/metrics.hpp"
 #include "serve/config.hpp"
@@ -11,6 +13,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <memory>
+#include <string>
 
 namespace shim::economy {
 class ByteLru;
@@ -21,6 +24,9 @@ class Exchanger;
 } // namespace shim::upstream
 namespace shim::serve {
 class LegacyHandler;
+}
+namespace shim::redis {
+class RedisClient;
 }
 
 namespace shim::app {
@@ -40,8 +46,13 @@ public:
     upstream::Exchanger& exchanger(); // pass-through relays through it
     const economy::ByteLru& cache() const; // for /_shim/cache
     serve::LegacyHandler& legacy();        // the reconstruction of legacy routes, over objects()
+    redis::RedisClient* redis();           // the client the replicas share through; nullptr without --redis
+    // What Redis looks like from here, for readyz: "up", "down", "unknown" (before the first call ended),
+    // "" without --redis. Any thread.
+    std::string redis_status() const;
 
-    // Ends the in-process upstream's server, if there is one. On `ioc`, once nothing fetches any more.
+    // Ends the start-up check of Redis and the Redis client's connections, then the in-process upstream's
+    // server, if there is one. On `ioc`, once nothing fetches any more.
     boost::asio::awaitable<void> stop();
     // Closes the idle upstream connections; for the end, when no thread runs the io_contexts any more.
     void close_idle_connections();

@@ -234,6 +234,24 @@ const std::vector<Option>& options() {
              c.record_dir = v;
              return std::string();
          }},
+        {"redis", "URL",
+         "Redis shared by the replicas: redis://[user:password@]host:port[/db] or unix:///path[?db=N]; "
+         "the password may come from SIGMA_SHIM_REDIS_PASSWORD instead (README \"Running several "
+         "replicas\")",
+         "",
+         [](ServeConfig& c, std::string_view v) {
+             c.redis_url_text = v; // parsed once every flag is read, and never quoted: it may hold a password
+             return std::string();
+         }},
+        duration_option("redis-timeout",
+                        "deadline of one Redis call, connecting included; past it the replica goes on alone",
+                        "250ms", &ServeConfig::redis_timeout),
+        number_option<std::size_t>(
+            "redis-max-entry-bytes",
+            "largest upstream answer shared through Redis (larger: served, not shared)", "4194304",
+            &ServeConfig::redis_max_entry_bytes, 1024, 512u << 20),
+        number_option<unsigned>("replicas", "how many replicas share each key's quota", "1",
+                                &ServeConfig::replicas, 1, 1000),
         {"mode", "MODE",
          "legacy routes: reconstruct, passthrough (relay them unchanged), shadow (serve the legacy answer, "
          "compare a reconstruction in the background) or compare (answer with the comparison)",
@@ -427,6 +445,19 @@ ConfigResult parse_serve_config(std::span<const std::string> args,
             r.error = e;
             return r;
         }
+    }
+    if (!r.config.redis_url_text.empty()) {
+        const bool redis_flagged =
+            std::any_of(given.begin(), given.end(), [](const auto& g) { return g.first->name == "redis"; });
+        std::string error;
+        r.config.redis = redis::parse_redis_url(r.config.redis_url_text, error);
+        if (!r.config.redis) {
+            r.error = std::string(redis_flagged ? "--redis" : "SIGMA_SHIM_REDIS") + ": " + error;
+            return r;
+        }
+        // So that a unit file can name Redis and an EnvironmentFile hold the secret.
+        if (const char* password = getenv("SIGMA_SHIM_REDIS_PASSWORD"); password && *password)
+            r.config.redis->password = password;
     }
     const bool proxy_flagged = std::any_of(given.begin(), given.end(),
                                            [](const auto& g) { return g.first->name == "upstream-proxy"; });

@@ -2,6 +2,7 @@
 // The configuration of `sigma-shim serve`: a value built once from flags and SIGMA_SHIM_* environment
 // variables, then passed down. Every limit is named here.
 #include "ops/log.hpp"
+#include "redis/redis_url.hpp"
 #include "sigma_analysis/match_context.hpp"
 #include "upstream/proxy_settings.hpp"
 
@@ -76,6 +77,14 @@ struct ServeConfig {
     Duration quota_wait{0};
     unsigned upstream_retries = 2;
     std::string record_dir; // --record: every upstream object fetched is written here
+
+    // Replicas: what several shims in front of one key share through Redis (README "Running several
+    // replicas").
+    std::string redis_url_text;           // --redis as given (it may hold a password: never print it)
+    std::optional<redis::RedisUrl> redis; // parsed from it, SIGMA_SHIM_REDIS_PASSWORD applied; none: alone
+    Duration redis_timeout{250};          // every Redis call's deadline, connecting included
+    std::size_t redis_max_entry_bytes = 4u << 20; // larger objects are served, not shared
+    unsigned replicas = 1;                        // how many replicas share a key's quota
 
     // Migration: modes, rollout, shadow comparisons and what is kept of them.
     Mode mode = Mode::reconstruct;

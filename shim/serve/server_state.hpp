@@ -5,6 +5,7 @@
 #include "serve/config.hpp"
 
 #include <atomic>
+#include <functional>
 #include <string>
 
 namespace shim::upstream {
@@ -34,6 +35,9 @@ struct ServerState {
     std::string server_key;                      // from --api-key-env; used when a client sends no x-apikey
     std::atomic<bool> draining{false};
     std::atomic<long> in_flight{0};
+    // The Redis the replicas share, for readyz: "URL up|down|unknown" (no password), or "" without one. Asked
+    // of whoever owns the client, since the server knows routes and bytes, not Redis. Any thread.
+    std::function<std::string()> redis_status = {};
 };
 
 // Registers every metric the server writes, so /_shim/metrics lists them from the start.

@@ -29,6 +29,13 @@ bool has_flag(std::string_view query, std::string_view flag) {
     return false;
 }
 
+// readyz's line for Redis. Informative only: replicas carry on alone without Redis, so its state never makes
+// readyz fail (an outage must not take every replica out of the load balancer at once).
+std::string redis_line(const ServerState& state) {
+    const auto status = state.redis_status ? state.redis_status() : std::string();
+    return status.empty() ? std::string() : "[+]redis " + status + "\n";
+}
+
 } // namespace
 
 void register_server_metrics(ops::Metrics& m) {
@@ -99,7 +106,7 @@ HttpAnswer answer_shim_endpoint(const Route& route, ServerState& state, bool loo
             const auto& proxy = state.config.upstream_proxy.proxy;
             body = std::string("[+]listener ") + (draining ? "failed: draining" : "ok") + "\n[+]upstream " +
                    state.config.upstream.origin + (proxy ? " through " + proxy->display() : std::string()) +
-                   " configured\n" + body;
+                   " configured\n" + redis_line(state) + body;
         }
         return text(draining ? 503 : 200, std::move(body));
     }

@@ -103,8 +103,20 @@ asio::awaitable<UpstreamResponse> SharedUpstream::get(UpstreamRequest request) {
         }
         const auto locked = co_await store_.lock(lock_key, options_.owner, options_.lock_ttl);
         if (locked.status == SharedStatus::unavailable) break;
-        if (locked.status == SharedStatus::ok)
+        if (locked.status == SharedStatus::ok) {
+            // Another replica may have stored the object and freed the lock between our look and our lock:
+            // look again, or that fetch would be made twice.
+            auto stored = co_await store_.get(key);
+            if (stored.status == SharedStatus::ok) {
+                if (auto shared = decode_shared_entry(stored.value)) {
+                    co_await store_.unlock(lock_key, options_.owner);
+                    count(first ? "hit" : "waited");
+                    shared->cache = first ? CacheStatus::hit : CacheStatus::coalesced;
+                    co_return std::move(*shared);
+                }
+            }
             co_return co_await fetch_and_share(std::move(request), key, lock_key);
+        }
         if (std::chrono::steady_clock::now() >= give_up_at) break;
     }
     count("alone");

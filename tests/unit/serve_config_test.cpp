@@ -117,6 +117,15 @@ const std::vector<FlagCase>& flag_cases() {
         {"compare-ignore", "data.links.self,**.rule_author",
          [](const ServeConfig& c) { return c.compare_ignore.size() == 2; }},
         {"redact", "**.match_context", [](const ServeConfig& c) { return c.redact.size() == 1; }},
+        {"redis", "redis://shim:s%3Acret@10.0.0.5:6380/2",
+         [](const ServeConfig& c) {
+             return c.redis && c.redis->host == "10.0.0.5" && c.redis->port == 6380 && c.redis->db == 2 &&
+                    c.redis->user == "shim" && c.redis->password == "s:cret";
+         }},
+        {"redis-timeout", "1s", [](const ServeConfig& c) { return c.redis_timeout == 1s; }},
+        {"redis-max-entry-bytes", "65536",
+         [](const ServeConfig& c) { return c.redis_max_entry_bytes == 65536; }},
+        {"replicas", "3", [](const ServeConfig& c) { return c.replicas == 3; }},
     };
     return all;
 }
@@ -153,6 +162,11 @@ BOOST_AUTO_TEST_CASE(defaults) {
     BOOST_TEST((c.match_context == sigma_analysis::ContextMode::all));
     BOOST_TEST(c.api_key_env == "VT_API_KEY");
     BOOST_TEST((c.log_level == shim::ops::LogLevel::info));
+    BOOST_TEST(c.redis_url_text.empty());
+    BOOST_TEST(!c.redis);
+    BOOST_TEST((c.redis_timeout == 250ms));
+    BOOST_TEST(c.redis_max_entry_bytes == 4u << 20);
+    BOOST_TEST(c.replicas == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(every_flag_with_a_separate_value) {
@@ -450,7 +464,7 @@ BOOST_AUTO_TEST_CASE(usage_names_every_flag_and_variable) {
     std::vector<std::string> flags;
     for (const auto& f : flag_cases())
         flags.push_back(f.flag);
-    BOOST_TEST(flags.size() == 40u);
+    BOOST_TEST(flags.size() == 44u);
     for (const auto& flag : flags) {
         BOOST_TEST(contains(usage, "--" + flag + " "), flag);
         BOOST_TEST(contains(usage, env_name(flag)), env_name(flag));
@@ -463,6 +477,7 @@ BOOST_AUTO_TEST_CASE(usage_names_every_flag_and_variable) {
         const auto end = usage.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ_", at);
         const std::string name = usage.substr(at, end - at);
         const bool known =
+            name == "SIGMA_SHIM_REDIS_PASSWORD" || // a secret, not a flag: named in --redis's help
             std::any_of(flags.begin(), flags.end(), [&](const auto& f) { return env_name(f) == name; });
         BOOST_TEST(known, name);
     }
@@ -529,6 +544,45 @@ BOOST_AUTO_TEST_CASE(a_bad_proxy_url_is_refused_without_quoting_it) {
                          {{"SIGMA_SHIM_UPSTREAM_PROXY_PASSWORD", "hunter2"}});
     BOOST_TEST(contains(r.error, "names no user"), r.error);
     BOOST_TEST(!contains(r.error, "hunter2"), r.error);
+}
+
+BOOST_AUTO_TEST_CASE(redis_urls_and_the_password_variable) {
+    auto r = parse({"--redis", "unix:///run/redis/redis.sock?db=3"});
+    BOOST_TEST(r.error.empty(), r.error);
+    BOOST_TEST((r.config.redis->transport == shim::redis::RedisUrl::Transport::unix_socket));
+    BOOST_TEST(r.config.redis->socket_path == "/run/redis/redis.sock");
+    BOOST_TEST(r.config.redis->db == 3u);
+    r = parse({}, {{"SIGMA_SHIM_REDIS", "redis://127.0.0.1:6379/0"}});
+    BOOST_TEST(r.config.redis->port == 6379);
+    BOOST_TEST(r.config.redis->password.empty());
+    // The variable replaces the URL's password, or adds one.
+    r = parse({"--redis", "redis://:old@127.0.0.1:6379"}, {{"SIGMA_SHIM_REDIS_PASSWORD", "hunter2"}});
+    BOOST_TEST(r.error.empty(), r.error);
+    BOOST_TEST(r.config.redis->password == "hunter2");
+    BOOST_TEST(!contains(r.config.redis->display(), "hunter2"), r.config.redis->display());
+    r = parse({"--redis", "redis://127.0.0.1"}, {{"SIGMA_SHIM_REDIS_PASSWORD", "hunter2"}});
+    BOOST_TEST(r.config.redis->password == "hunter2");
+    // Without --redis the variable configures nothing.
+    r = parse({}, {{"SIGMA_SHIM_REDIS_PASSWORD", "hunter2"}});
+    BOOST_TEST(r.error.empty(), r.error);
+    BOOST_TEST(!r.config.redis);
+}
+
+BOOST_AUTO_TEST_CASE(a_bad_redis_url_is_refused_without_quoting_it) {
+    for (const auto& [args, env] : std::vector<std::pair<std::vector<std::string>, Env>>{
+             {{"--redis", "rediss://ops:hunter2@10.0.0.1:6379"}, {}},
+             {{"--redis=redis://ops:hunter2@10.0.0.1:notaport"}, {}},
+             {{"--redis", "redis://ops:hunter2@10.0.0.1:6379/hunter2"}, {}},
+             {{}, {{"SIGMA_SHIM_REDIS", "http://ops:hunter2@10.0.0.1"}}},
+             {{}, {{"SIGMA_SHIM_REDIS", "hunter2"}}},
+         }) {
+        const auto r = parse(args, env);
+        BOOST_TEST(!r.error.empty());
+        BOOST_TEST(!contains(r.error, "hunter2"), r.error);
+        BOOST_TEST((contains(r.error, "--redis") || contains(r.error, "SIGMA_SHIM_REDIS")), r.error);
+    }
+    BOOST_TEST(contains(parse({"--replicas", "0"}).error, "--replicas"));
+    BOOST_TEST(contains(parse({"--redis-timeout", "0ms"}).error, "--redis-timeout"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

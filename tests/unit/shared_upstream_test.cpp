@@ -10,7 +10,9 @@
 #include "util/key_hash.hpp"
 
 #include <boost/test/unit_test.hpp>
+#include <functional>
 #include <map>
+#include <utility>
 
 namespace {
 
@@ -32,6 +34,7 @@ public:
     bool available = true;
     int lock_attempts = 0;
     int ghost_lives = -1; // when >= 0: the lock held by "ghost" expires after this many more attempts
+    std::function<void()> before_lock; // run once, at the next lock: what another replica did meanwhile
 
     asio::awaitable<SharedResult> get(std::string key) override {
         if (!available) co_return SharedResult{};
@@ -50,6 +53,7 @@ public:
                                        std::chrono::milliseconds) override {
         if (!available) co_return SharedResult{};
         ++lock_attempts;
+        if (auto meanwhile = std::exchange(before_lock, nullptr)) meanwhile();
         if (auto it = locks.find(key);
             it != locks.end() && it->second == "ghost" && ghost_lives >= 0 && ghost_lives-- == 0)
             locks.erase(it);
@@ -151,6 +155,24 @@ BOOST_AUTO_TEST_CASE(a_dead_owners_lock_is_taken_over_once_it_expires) {
     BOOST_TEST(rig.upstream.requests.size() == 1u);
     BOOST_TEST(rig.store.lock_attempts == 4); // refused three times while the ghost held it, then taken
     BOOST_TEST(rig.store.values.size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(an_object_stored_between_the_look_and_the_lock_is_not_fetched_again) {
+    Rig rig;
+    auto a = rig.replica("a");
+    const auto object_key = "sigma-shim:obj:" + shim::util::sha256_hex(key) + ":" + file_target;
+    // Between a's miss and a's lock, another replica fetched the object, stored it and freed its lock.
+    rig.store.before_lock = [&] {
+        rig.store.values[object_key] =
+            shim::upstream::encode_shared_entry(test_support::json_answer(200, R"({"data": {"id": "b"}})"));
+    };
+    const auto r = test_support::run_to_end(rig.ioc, rig.get(a));
+    BOOST_TEST(r.status == 200u);
+    BOOST_TEST(r.body == R"({"data": {"id": "b"}})");
+    BOOST_TEST((r.cache == CacheStatus::hit));
+    BOOST_TEST(rig.upstream.requests.empty());
+    BOOST_TEST(rig.store.lock_attempts == 1);
+    BOOST_TEST(rig.store.locks.empty()); // the lock a took is freed
 }
 
 BOOST_AUTO_TEST_CASE(a_failed_fetch_is_shared_briefly) {
