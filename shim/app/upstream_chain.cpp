@@ -1,5 +1,6 @@
 #include "app/upstream_chain.hpp"
 
+#include "app/redis_quota_ledger.hpp"
 #include "app/redis_shared_store.hpp"
 #include "economy/byte_lru.hpp"
 #include "net/task_group.hpp"
@@ -98,6 +99,7 @@ struct UpstreamChain::Layers {
     std::unique_ptr<upstream::ConnectionPool> pool;
     std::unique_ptr<redis::RedisClient> redis;
     std::optional<RedisSharedStore> store;
+    std::optional<RedisQuotaLedger> ledger;
     net::TaskGroup checks; // the start-up look at Redis's eviction policy
     std::optional<upstream::QuotaGuard> quota;
     std::optional<upstream::Exchanger> exchanger;
@@ -136,16 +138,6 @@ UpstreamChain::UpstreamChain(boost::asio::io_context& ioc, serve::ServeConfig& c
         throw std::runtime_error("cannot set up TLS for the upstream (--upstream-ca " + config.upstream_ca +
                                  "): " + e.what());
     }
-    l.quota.emplace(upstream::QuotaOptions{config.quota_per_minute, config.quota_per_day,
-                                           config.quota_per_month, config.quota_wait},
-                    l.clock, metrics);
-    l.exchanger.emplace(*l.pool, &*l.quota, metrics, upstream::ExchangeOptions{config.upstream_timeout});
-    l.client.emplace(*l.exchanger,
-                     upstream::HttpUpstreamOptions{config.upstream_timeout, config.upstream_max_body_bytes});
-    upstream::Upstream* below_retry = &*l.client;
-    if (!config.record_dir.empty()) below_retry = &l.recording.emplace(*l.client, config.record_dir, log);
-    l.retry.emplace(*below_retry, upstream::RetryOptions{.retries = config.upstream_retries}, metrics);
-    upstream::Upstream* below_cache = &*l.retry;
     if (config.redis) {
         redis::register_redis_metrics(metrics);
         redis::RedisOptions options;
@@ -154,8 +146,19 @@ UpstreamChain::UpstreamChain(boost::asio::io_context& ioc, serve::ServeConfig& c
         options.on_state_change = redis::log_redis_state_changes(log);
         l.redis = std::make_unique<redis::RedisClient>(std::move(options), metrics);
         l.store.emplace(*l.redis);
-        below_cache = &l.shared.emplace(*l.retry, *l.store, shared_options(config), metrics);
+        l.ledger.emplace(*l.redis);
     }
+    l.quota.emplace(upstream::QuotaOptions{config.quota_per_minute, config.quota_per_day, config.quota_per_month,
+                                           config.quota_wait, config.replicas},
+                    l.clock, metrics, l.ledger ? &*l.ledger : nullptr);
+    l.exchanger.emplace(*l.pool, &*l.quota, metrics, upstream::ExchangeOptions{config.upstream_timeout});
+    l.client.emplace(*l.exchanger,
+                     upstream::HttpUpstreamOptions{config.upstream_timeout, config.upstream_max_body_bytes});
+    upstream::Upstream* below_retry = &*l.client;
+    if (!config.record_dir.empty()) below_retry = &l.recording.emplace(*l.client, config.record_dir, log);
+    l.retry.emplace(*below_retry, upstream::RetryOptions{.retries = config.upstream_retries}, metrics);
+    upstream::Upstream* below_cache = &*l.retry;
+    if (l.store) below_cache = &l.shared.emplace(*l.retry, *l.store, shared_options(config), metrics);
     l.lru.emplace(config.cache_bytes);
     l.cache.emplace(*below_cache,
                     upstream::CacheOptions{config.cache_bytes, config.cache_ttl, config.negative_ttl,

@@ -4,8 +4,9 @@
 // metrics, over the per-thread connection pool; with the in-process demo upstream behind it for demo and
 // dir:DIR. The quota sits below the cache, so a cache hit spends none of it; pass-through exchanges go
 // through the same exchanger. With --redis, the shared layer lets the replicas in front of one Redis fetch
-// each object once between them (upstream/shared_upstream.hpp), over one Redis client for the process (one
-// connection per io_context). `sigma-shim compare --upstream` builds the same.
+// each object once between them (upstream/shared_upstream.hpp), and the quota is kept in Redis for all of
+// them (app/redis_quota_ledger.hpp), over one Redis client for the process (one connection per io_context).
+// `sigma-shim compare --upstream` builds the same.
 #include "ops/log.hpp"
 #include "ops/metrics.hpp"
 #include "serve/config.hpp"
