@@ -82,19 +82,14 @@ if #log > 0 then
   local times = {}
   for i, t in ipairs(log) do times[i] = str(t) end
   redis.call('RPUSH', KEYS[1], unpack(times))
-  redis.call('PEXPIRE', KEYS[1], WINDOW / 1000 + 1000)
 end
 redis.call('HSET', KEYS[2], 'latest', str(now), 'day', str(day), 'used_day', str(used_day),
            'month', str(month), 'used_month', str(used_month))
--- The state matters until the counted month and any upstream mark have ended.
-local ends = first_of(month + 1) * DAY
 if exhausted_until then
   redis.call('HSET', KEYS[2], 'exhausted_until', str(exhausted_until))
-  if exhausted_until > ends then ends = exhausted_until end
 else
   redis.call('HDEL', KEYS[2], 'exhausted_until')
 end
-redis.call('PEXPIRE', KEYS[2], math.ceil((ends - now) / 1000) + 1000)
 
 local function left(limit, used)
   if limit == 0 then return -1 end
@@ -124,9 +119,6 @@ local ends = now + duration * 1000
 if ends > tonumber(redis.call('HGET', KEYS[2], 'exhausted_until') or '0') then
   redis.call('HSET', KEYS[2], 'exhausted_until', string.format('%.0f', ends))
 end
-local keep = duration + 1000
-local ttl = redis.call('PTTL', KEYS[2])
-if ttl < keep then redis.call('PEXPIRE', KEYS[2], keep) end
 return 1
 )lua";
 

@@ -4,8 +4,10 @@
 // the same time and N replicas together never exceed the key's quota. A key's ledger is two Redis keys named
 // after its fingerprint (never the API key): the minute log (a list of admission times in microseconds,
 // at most per_minute of them) and a hash (the latest time seen, the day and month counted and their counts,
-// the end of an upstream 429's mark). Both expire on their own once nothing in them matters any more, so a
-// Redis with `maxmemory-policy volatile-lru` may evict them only where an expiry is set anyway.
+// the end of an upstream 429's mark). Neither has an expiry, unlike everything else the shim keeps in Redis:
+// a Redis with `maxmemory-policy volatile-*` then evicts cached objects under memory pressure, never the
+// quota (only `allkeys-*` policies could, which the shim warns of). They are small: a list of at most
+// per_minute times (deleted once empty) and a hash of six numbers per API key.
 #include "redis/redis_client.hpp"
 #include "redis/redis_script.hpp"
 #include "upstream/shared_quota.hpp"
