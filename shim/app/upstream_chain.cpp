@@ -148,8 +148,8 @@ UpstreamChain::UpstreamChain(boost::asio::io_context& ioc, serve::ServeConfig& c
         l.store.emplace(*l.redis);
         l.ledger.emplace(*l.redis);
     }
-    l.quota.emplace(upstream::QuotaOptions{config.quota_per_minute, config.quota_per_day, config.quota_per_month,
-                                           config.quota_wait, config.replicas},
+    l.quota.emplace(upstream::QuotaOptions{config.quota_per_minute, config.quota_per_day,
+                                           config.quota_per_month, config.quota_wait, config.replicas},
                     l.clock, metrics, l.ledger ? &*l.ledger : nullptr);
     l.exchanger.emplace(*l.pool, &*l.quota, metrics, upstream::ExchangeOptions{config.upstream_timeout});
     l.client.emplace(*l.exchanger,
