@@ -6,18 +6,22 @@ namespace {
 // The rule of economy::QuotaBook, read there; here with one clock (Redis's TIME, in microseconds) for the
 // minute, the day and the month. Lua 5.1 numbers are doubles: microseconds since the epoch are exact in them
 // (< 2^53), but tostring() would print them in exponent form, so they are written with '%.0f'.
-// KEYS: the minute log, the state hash. ARGV: per_minute, per_day, per_month, now (microseconds, '' for
-// TIME). Returns {allowed (1/0), wait in ms, window, remaining minute, day, month (-1: no limit)}.
-constexpr const char* take_script = R"lua(
-local per_minute, per_day, per_month = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local WINDOW, DAY = 60000000, 86400000000
+// Both scripts begin with this: ARGV[1] is the time in microseconds since the epoch, '' for Redis's own.
+constexpr const char* clock_prelude = R"lua(
 local now
-if ARGV[4] ~= '' then
-  now = tonumber(ARGV[4])
+if ARGV[1] ~= '' then
+  now = tonumber(ARGV[1])
 else
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
+)lua";
+
+// KEYS: the minute log, the state hash. ARGV: now, per_minute, per_day, per_month. Returns {allowed (1/0),
+// wait in ms, window, remaining minute, day, month (-1: no limit)}.
+constexpr const char* take_script = R"lua(
+local per_minute, per_day, per_month = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local WINDOW, DAY = 60000000, 86400000000
 local function num(v) if v then return tonumber(v) end return nil end
 local function str(n) return string.format('%.0f', n) end
 -- Days since 1970-01-01 to (year, month), and back to the first of a month (proleptic Gregorian).
@@ -102,17 +106,9 @@ return {allowed and 1 or 0, wait_ms, window, left(per_minute, #log), left(per_da
         left(per_month, used_month)}
 )lua";
 
-// KEYS: the minute log (unused), the state hash. ARGV: the mark's length in ms, now (microseconds, '' for
-// TIME).
+// KEYS: the minute log (unused), the state hash. ARGV: now, the mark's length in ms.
 constexpr const char* mark_script = R"lua(
-local duration = tonumber(ARGV[1])
-local now
-if ARGV[2] ~= '' then
-  now = tonumber(ARGV[2])
-else
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-end
+local duration = tonumber(ARGV[2])
 local latest = tonumber(redis.call('HGET', KEYS[2], 'latest') or '0')
 if latest > now then now = latest end
 local ends = now + duration * 1000
@@ -149,7 +145,8 @@ std::optional<upstream::SharedQuotaAnswer> answer_of(const redis::RedisValue& re
 } // namespace
 
 RedisQuotaLedger::RedisQuotaLedger(redis::RedisClient& client, std::string prefix)
-    : client_(client), prefix_(std::move(prefix)), take_(take_script), mark_(mark_script) {}
+    : client_(client), prefix_(std::move(prefix)), take_(std::string(clock_prelude) + take_script),
+      mark_(std::string(clock_prelude) + mark_script) {}
 
 std::vector<std::string> RedisQuotaLedger::keys_of(const std::string& key) const {
     // The braces keep a key's two entries in one slot, should the Redis be a cluster.
@@ -170,8 +167,8 @@ boost::asio::awaitable<bool> RedisQuotaLedger::mark_exhausted(std::string key,
 boost::asio::awaitable<std::optional<upstream::SharedQuotaAnswer>>
 RedisQuotaLedger::try_take_at(std::string key, economy::QuotaLimits limits,
                               std::optional<std::int64_t> now_us) {
-    std::vector<std::string> args{std::to_string(limits.per_minute), std::to_string(limits.per_day),
-                                  std::to_string(limits.per_month), time_argument(now_us)};
+    std::vector<std::string> args{time_argument(now_us), std::to_string(limits.per_minute),
+                                  std::to_string(limits.per_day), std::to_string(limits.per_month)};
     auto keys = keys_of(key);
     const auto result = co_await take_.run(client_, std::move(keys), std::move(args));
     if (!result.ok()) co_return std::nullopt;
@@ -181,7 +178,7 @@ RedisQuotaLedger::try_take_at(std::string key, economy::QuotaLimits limits,
 boost::asio::awaitable<bool> RedisQuotaLedger::mark_exhausted_at(std::string key,
                                                                  std::chrono::milliseconds duration,
                                                                  std::optional<std::int64_t> now_us) {
-    std::vector<std::string> args{std::to_string(duration.count()), time_argument(now_us)};
+    std::vector<std::string> args{time_argument(now_us), std::to_string(duration.count())};
     auto keys = keys_of(key);
     const auto result = co_await mark_.run(client_, std::move(keys), std::move(args));
     co_return result.ok();

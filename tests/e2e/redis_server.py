@@ -17,13 +17,11 @@ import subprocess
 import tempfile
 import time
 
+from local_program import free_port, required_program
+
 PACKAGE = "redis-server"
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
-
-
-class RedisMissing(AssertionError):
-    pass
 
 
 class RedisError(Exception):
@@ -31,21 +29,7 @@ class RedisError(Exception):
 
 
 def executable():
-    """The redis-server program; a clear failure (never a skip) when the package is not installed."""
-    for candidate in (shutil.which("redis-server"), "/usr/bin/redis-server", "/usr/sbin/redis-server"):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    raise RedisMissing("redis-server is not installed: the replica tests need the Debian package `%s` "
-                       "(script/test installs it; or: apt-get install -y %s)" % (PACKAGE, PACKAGE))
-
-
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
+    return required_program("redis-server", PACKAGE, "the replica tests")
 
 
 # -- RESP2, just enough for tests ------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ import os
 import pathlib
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -17,6 +16,7 @@ import urllib.error
 import urllib.request
 
 import harness
+from local_program import free_port
 from test_compare_cli import make_pairs, run
 
 DRIVER_START_TIMEOUT = 20.0
@@ -33,12 +33,6 @@ def find_program(*names):
 
 CHROMEDRIVER = find_program("chromedriver")
 CHROMIUM = find_program("chromium", "chromium-browser", "google-chrome")
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class WebDriver:

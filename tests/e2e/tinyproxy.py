@@ -25,6 +25,8 @@ import subprocess
 import tempfile
 import time
 
+from local_program import free_port, required_program
+
 PACKAGE = "tinyproxy"
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
@@ -34,26 +36,8 @@ REQUEST_LINE = re.compile(r"\]: Request \(file descriptor \d+\): (\S+) (\S+) HTT
 _CREDENTIAL = re.compile(r"^[-A-Za-z0-9._]+$")
 
 
-class TinyProxyMissing(AssertionError):
-    pass
-
-
 def executable():
-    """The tinyproxy program; a clear failure (never a skip) when the package is not installed."""
-    for candidate in (shutil.which("tinyproxy"), "/usr/bin/tinyproxy", "/usr/sbin/tinyproxy"):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    raise TinyProxyMissing("tinyproxy is not installed: the proxy tests need the Debian package `%s` "
-                           "(script/test installs it; or: apt-get install -y %s)" % (PACKAGE, PACKAGE))
-
-
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
+    return required_program("tinyproxy", PACKAGE, "the proxy tests")
 
 
 def accepts(port, timeout=0.2):

@@ -8,6 +8,7 @@
 #include "redis/redis_observability.hpp"
 #include "redis/redis_script.hpp"
 #include "redis_server.hpp"
+#include "redis_test_support.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -38,6 +39,7 @@ namespace {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using namespace std::string_literals;
+using redis_test::options_for;
 using redis_test::RedisServer;
 using shim::redis::RedisClient;
 using shim::redis::RedisFailure;
@@ -45,16 +47,6 @@ using shim::redis::RedisOptions;
 using shim::redis::RedisResult;
 using shim::redis::RedisState;
 using shim::redis::RedisValue;
-
-RedisOptions options_for(const std::string& text, std::chrono::milliseconds timeout = 5s) {
-    std::string error;
-    auto url = shim::redis::parse_redis_url(text, error);
-    BOOST_REQUIRE_MESSAGE(url, error);
-    RedisOptions options;
-    options.url = *url;
-    options.timeout = timeout;
-    return options;
-}
 
 // A client with its own registry, and the state changes it reported.
 struct Client {
@@ -101,23 +93,7 @@ RedisServer::Options with_unix_socket() {
 // Runs `body` on a fresh io_context of this thread, then stops the client (which must end every coroutine it
 // started: run() returns only when nothing is left on the io_context).
 void run(Client& c, std::function<asio::awaitable<void>(RedisClient&)> body) {
-    asio::io_context ioc;
-    auto done = asio::co_spawn(
-        ioc,
-        [&]() -> asio::awaitable<void> {
-            std::exception_ptr failure;
-            try {
-                co_await body(*c.client);
-            } catch (...) {
-                failure = std::current_exception();
-            }
-            const bool stopped = co_await c.client->stop();
-            BOOST_CHECK_MESSAGE(stopped, "the client's coroutines did not end");
-            if (failure) std::rethrow_exception(failure);
-        },
-        asio::use_future);
-    ioc.run();
-    done.get();
+    redis_test::run_then_stop({c.client.get()}, [&]() { return body(*c.client); });
 }
 
 asio::awaitable<void> pause(std::chrono::milliseconds d) {

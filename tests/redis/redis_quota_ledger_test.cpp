@@ -8,10 +8,8 @@
 #include "redis/redis_client.hpp"
 #include "redis/redis_observability.hpp"
 #include "redis_server.hpp"
+#include "redis_test_support.hpp"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/use_future.hpp>
 #include <boost/test/unit_test.hpp>
 #include <functional>
 #include <random>
@@ -31,13 +29,7 @@ constexpr std::int64_t second_us = 1'000'000;
 struct Replica {
     explicit Replica(const std::string& url) {
         shim::redis::register_redis_metrics(metrics);
-        std::string error;
-        auto parsed = shim::redis::parse_redis_url(url, error);
-        BOOST_REQUIRE_MESSAGE(parsed, error);
-        shim::redis::RedisOptions options;
-        options.url = *parsed;
-        options.timeout = 5s; // generous: a loaded machine must not fail a test by chance
-        client = std::make_unique<shim::redis::RedisClient>(std::move(options), metrics);
+        client = std::make_unique<shim::redis::RedisClient>(redis_test::options_for(url), metrics);
         ledger = std::make_unique<RedisQuotaLedger>(*client);
     }
     shim::ops::Metrics metrics;
@@ -45,27 +37,11 @@ struct Replica {
     std::unique_ptr<RedisQuotaLedger> ledger;
 };
 
-// Runs `body` to its end on a fresh io_context, then stops every replica's client.
 void run(std::vector<Replica*> replicas, std::function<asio::awaitable<void>()> body) {
-    asio::io_context ioc;
-    auto done = asio::co_spawn(
-        ioc,
-        [&]() -> asio::awaitable<void> {
-            std::exception_ptr failure;
-            try {
-                co_await body();
-            } catch (...) {
-                failure = std::current_exception();
-            }
-            for (auto* replica : replicas) {
-                const bool stopped = co_await replica->client->stop();
-                BOOST_CHECK_MESSAGE(stopped, "a client's coroutines did not end");
-            }
-            if (failure) std::rethrow_exception(failure);
-        },
-        asio::use_future);
-    ioc.run();
-    done.get();
+    std::vector<shim::redis::RedisClient*> clients;
+    for (auto* replica : replicas)
+        clients.push_back(replica->client.get());
+    redis_test::run_then_stop(std::move(clients), std::move(body));
 }
 
 std::string describe(const shim::economy::QuotaDecision& d) {

@@ -7,6 +7,7 @@
 #include "redis/redis_client.hpp"
 #include "redis/redis_observability.hpp"
 #include "redis_server.hpp"
+#include "redis_test_support.hpp"
 #include "upstream/shared_upstream.hpp"
 #include "upstream/upstream_metrics.hpp"
 #include "util/key_hash.hpp"
@@ -36,13 +37,7 @@ struct Store {
     explicit Store(const std::string& url, std::chrono::milliseconds timeout = 5s) {
         shim::redis::register_redis_metrics(metrics);
         shim::upstream::register_upstream_metrics(metrics);
-        std::string error;
-        auto parsed = shim::redis::parse_redis_url(url, error);
-        BOOST_REQUIRE_MESSAGE(parsed, error);
-        shim::redis::RedisOptions options;
-        options.url = *parsed;
-        options.timeout = timeout;
-        client = std::make_unique<RedisClient>(std::move(options), metrics);
+        client = std::make_unique<RedisClient>(redis_test::options_for(url, timeout), metrics);
         store = std::make_unique<RedisSharedStore>(*client);
     }
     shim::ops::Metrics metrics;
@@ -50,28 +45,11 @@ struct Store {
     std::unique_ptr<RedisSharedStore> store;
 };
 
-// Runs `body` on a fresh io_context of this thread, then stops every client (so nothing is left to
-// ~io_context).
 void run(std::vector<Store*> stores, std::function<asio::awaitable<void>()> body) {
-    asio::io_context ioc;
-    auto done = asio::co_spawn(
-        ioc,
-        [&]() -> asio::awaitable<void> {
-            std::exception_ptr failure;
-            try {
-                co_await body();
-            } catch (...) {
-                failure = std::current_exception();
-            }
-            for (auto* s : stores) {
-                const bool stopped = co_await s->client->stop();
-                BOOST_CHECK_MESSAGE(stopped, "the client's coroutines did not end");
-            }
-            if (failure) std::rethrow_exception(failure);
-        },
-        asio::use_future);
-    ioc.run();
-    done.get();
+    std::vector<RedisClient*> clients;
+    for (auto* s : stores)
+        clients.push_back(s->client.get());
+    redis_test::run_then_stop(std::move(clients), std::move(body));
 }
 
 asio::awaitable<void> pause(std::chrono::milliseconds d) {
