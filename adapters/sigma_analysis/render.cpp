@@ -109,9 +109,14 @@ void append_relationship_body(std::string& out, const Analysis& a, const RenderC
 // The File object with data.relationships.sigma_analysis set, everything else in the order it came.
 void append_file_with_relationship(std::string& out, const json::object& file, const Analysis& a,
                                    const RenderContext& ctx) {
+    // Keys in byte order, as in the descriptor route: data, links, meta.
     auto append_relationship = [&] {
         out += "\"sigma_analysis\":{";
-        append_relationship_body(out, a, ctx);
+        if (ctx.embedded != Embedded::count) append_relationship_body(out, a, ctx);
+        if (ctx.embedded != Embedded::descriptor) {
+            if (ctx.embedded != Embedded::count) out += ',';
+            out += a.present ? "\"meta\":{\"count\":1}" : "\"meta\":{\"count\":0}";
+        }
         out += '}';
     };
     out += '{';
@@ -174,7 +179,12 @@ Answer render_embedded(const Analysis& a, const RenderContext& ctx) {
         append_file_with_relationship(out, *file.value, a, ctx);
         out += '}';
     }
-    return {200, std::move(out), a.diagnostics.partial()};
+    // A count says only whether an analysis exists: it is in doubt only when it says none and some input
+    // went unread.
+    const bool partial = ctx.embedded == Embedded::count
+                             ? !a.present && (a.diagnostics.behaviours_truncated || a.diagnostics.skipped > 0)
+                             : a.diagnostics.partial();
+    return {200, std::move(out), partial};
 }
 
 // A sigma_rule object with its keys in byte order and "context_attributes": {"match": ...} set.

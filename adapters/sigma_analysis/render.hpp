@@ -33,12 +33,21 @@ struct Page {
 // The cursor is the offset of the next item in decimal: opaque to clients, as VirusTotal's are.
 std::optional<std::size_t> parse_cursor(std::string_view cursor);
 
+// What the embedded form puts under the File object's relationships.sigma_analysis.
+enum class Embedded {
+    descriptor,           // ?relationships=sigma_analysis: {"data", "links"}
+    descriptor_and_count, // the same with relationship_counters=true: {"data", "links", "meta": {"count"}}
+    count,                // relationship_counters=true without it: {"meta": {"count"}}, as VirusTotal gives
+                          // every other relationship's counter
+};
+
 struct RenderContext {
     std::string_view public_base = "https://www.virustotal.com";
     std::string_view request_id;        // the id as the client sent it, lower-cased; used in links.self
     std::optional<Page> page;           // list routes: the window asked for; none gives every item
     const RuleCatalog* rules = nullptr; // Form::rules: the sigma_rule objects by id
     const boost::json::value* file_document = nullptr; // Form::embedded: the upstream File answer as it came
+    Embedded embedded = Embedded::descriptor;          // Form::embedded: what it adds
 };
 
 struct Answer {

@@ -28,11 +28,17 @@ void HttpAnswer::set(std::string name, std::string value) {
     *first = {std::move(name), std::move(value)};
 }
 
+bool HttpAnswer::has(std::string_view name) const {
+    return std::any_of(headers.begin(), headers.end(),
+                       [&](const auto& header) { return same_name(header.first, name); });
+}
+
 HttpAnswer error_answer(std::string_view code, std::string_view message) {
     HttpAnswer a;
     a.status = sigma_analysis::status_of_error_code(code);
     a.body = sigma_analysis::error_body(code, message);
     a.set("Content-Type", "application/json; charset=utf-8");
+    a.set("X-Sigma-Shim", local_answer);
     return a;
 }
 
@@ -63,7 +69,12 @@ HttpAnswer upstream_error(const upstream::UpstreamResponse& r, std::string_view 
         a.body = r.body;
         a.set("Content-Type", "application/json; charset=utf-8");
         if (!r.retry_after.empty()) a.set("Retry-After", r.retry_after);
-        a.note = std::string(what) + ": upstream " + std::to_string(r.status);
+        if (r.local) {
+            a.set("X-Sigma-Shim", local_answer); // the quota's refusal: VirusTotal never saw the request
+            a.note = std::string(what) + ": refused locally " + std::to_string(r.status);
+        } else {
+            a.note = std::string(what) + ": upstream " + std::to_string(r.status);
+        }
         return a;
     }
     auto a = error_answer("TransientError",

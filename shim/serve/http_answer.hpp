@@ -19,9 +19,16 @@ struct HttpAnswer {
     // so that a later layer can override what an earlier one set without the client getting both. Nothing
     // here sends a header more than once; a repeatable one would need an `add`.
     void set(std::string name, std::string value);
+    bool has(std::string_view name) const;
 };
 
-// A VirusTotal-shaped error made by the shim: {"error": {"code", "message"}} with the status VirusTotal uses.
+// X-Sigma-Shim on an answer the shim made itself, with nothing from the upstream in it: its own errors and
+// its
+// /_shim/ endpoints. The server sets it on any answer that says nothing else, so that no path can forget it.
+inline constexpr const char* local_answer = "local";
+
+// A VirusTotal-shaped error made by the shim: {"error": {"code", "message"}} with the status VirusTotal uses,
+// marked X-Sigma-Shim: local so that a layer that labels its answers (reconstructed, shadow) leaves it so.
 HttpAnswer error_answer(std::string_view code, std::string_view message);
 
 // What the client gets when an upstream fetch did not give a usable object: the upstream's own

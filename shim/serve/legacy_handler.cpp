@@ -53,8 +53,10 @@ std::string next_cursor(const json::value& page) {
 
 asio::awaitable<HttpAnswer> LegacyHandler::handle(const LegacyRequest& request) {
     HttpAnswer answer = co_await reconstruct(request);
-    answer.set("X-Sigma-Shim", "reconstructed");
-    answer.set("Deprecation", "true");
+    // An error the shim made itself keeps its `local`.
+    if (!answer.has("X-Sigma-Shim")) answer.set("X-Sigma-Shim", "reconstructed");
+    // A File object with its counters is no deprecated route: it is the successor itself.
+    if (request.route.embedded != sa::Embedded::count) answer.set("Deprecation", "true");
     co_return answer;
 }
 
@@ -94,9 +96,11 @@ asio::awaitable<HttpAnswer> LegacyHandler::reconstruct(const LegacyRequest& requ
             fresh_until = r.fresh_until;
     };
 
-    // The File object and the first behaviour page at the same time.
+    // The File object and the first behaviour page at the same time; for a counter, the File object first,
+    // since it alone most often settles the count.
+    const bool count_only = route.embedded == sa::Embedded::count;
     UpstreamResponse file_response, first_page;
-    if (config_.behaviour_pages > 0) {
+    if (config_.behaviour_pages > 0 && !count_only) {
         // Named arguments, no temporaries: GCC 12 mishandles temporaries inside a co_await expression.
         const std::string first_page_target = behaviours_target(file_path, {});
         std::tie(file_response, first_page) = co_await (fetch(route.file_target) && fetch(first_page_target));
@@ -104,7 +108,7 @@ asio::awaitable<HttpAnswer> LegacyHandler::reconstruct(const LegacyRequest& requ
         file_response = co_await fetch(route.file_target);
     }
     note_cache(file_response);
-    if (config_.behaviour_pages > 0) note_cache(first_page);
+    if (config_.behaviour_pages > 0 && !count_only) note_cache(first_page);
     auto fail = [&](const UpstreamResponse& r, std::string_view what) {
         HttpAnswer a = upstream_error(r, what);
         a.upstream_calls = calls;
@@ -125,13 +129,26 @@ asio::awaitable<HttpAnswer> LegacyHandler::reconstruct(const LegacyRequest& requ
         co_return fail(broken, "file");
     }
 
+    unsigned behaviour_pages = config_.behaviour_pages;
+    if (count_only && behaviour_pages > 0) {
+        // Behaviours can only add to what the File object has (contract 3.1): when it has Sigma data, the
+        // count is 1 without them, and they cost quota. Only a File object without any are they fetched for.
+        if (sa::extract({*file.value, {}, nullptr, sa::ContextMode::all}).present) {
+            behaviour_pages = 0;
+        } else {
+            const std::string first_page_target = behaviours_target(file_path, {});
+            first_page = co_await fetch(first_page_target);
+            note_cache(first_page);
+        }
+    }
+
     // Behaviour pages, by cursor, up to the cap.
     std::deque<json::value> pages;
     std::vector<const json::object*> behaviours;
     std::size_t skipped_items = 0;
     bool truncated = false;
     UpstreamResponse page_response = std::move(first_page);
-    for (unsigned n = 0; n < config_.behaviour_pages; ++n) {
+    for (unsigned n = 0; n < behaviour_pages; ++n) {
         if (page_response.failure != Failure::none || page_response.status != 200) {
             co_return fail(page_response, "behaviours");
         }
@@ -148,7 +165,7 @@ asio::awaitable<HttpAnswer> LegacyHandler::reconstruct(const LegacyRequest& requ
         skipped_items += found.value.skipped;
         const std::string cursor = next_cursor(page);
         if (cursor.empty()) break;
-        if (n + 1 == config_.behaviour_pages) {
+        if (n + 1 == behaviour_pages) {
             truncated = true;
             break;
         }
@@ -161,7 +178,8 @@ asio::awaitable<HttpAnswer> LegacyHandler::reconstruct(const LegacyRequest& requ
     // makes the answer partial, not failed.
     sa::RuleCatalog rules;
     std::deque<json::value> rule_docs;
-    if (sa::needs_rule_objects(route.form) || config_.match_context == sa::ContextMode::rule_fields) {
+    if (!count_only &&
+        (sa::needs_rule_objects(route.form) || config_.match_context == sa::ContextMode::rule_fields)) {
         const auto ids = sa::distinct_rule_ids(*file.value, behaviours);
         std::vector<UpstreamResponse> responses(ids.size());
         std::size_t next = 0;
@@ -197,8 +215,8 @@ asio::awaitable<HttpAnswer> LegacyHandler::reconstruct(const LegacyRequest& requ
     auto analysis = sa::extract({*file.value, behaviours, &rules, config_.match_context});
     analysis.diagnostics.skipped += skipped_items;
     analysis.diagnostics.behaviours_truncated = truncated;
-    auto rendered =
-        sa::render(route.form, analysis, {config_.public_base, id, route.page, &rules, &file_doc});
+    auto rendered = sa::render(route.form, analysis,
+                               {config_.public_base, id, route.page, &rules, &file_doc, route.embedded});
 
     HttpAnswer a;
     a.status = rendered.status;
@@ -206,8 +224,10 @@ asio::awaitable<HttpAnswer> LegacyHandler::reconstruct(const LegacyRequest& requ
     a.upstream_calls = calls;
     a.note = analysis.diagnostics.summary();
     a.set("Content-Type", "application/json; charset=utf-8");
-    a.set("Link", "<" + config_.public_base + "/api/v3/files/" + std::string(analysis.sha256) +
-                      ">; rel=\"successor-version\"");
+    if (!count_only) {
+        a.set("Link", "<" + config_.public_base + "/api/v3/files/" + std::string(analysis.sha256) +
+                          ">; rel=\"successor-version\"");
+    }
     a.set("X-Sigma-Shim-Fidelity", rendered.partial ? "partial" : "full");
     if (keepable && fresh_until) memo_.keep(request.api_key, request.target, a, sources, *fresh_until);
     a.set("X-Sigma-Shim-Cache", std::string(upstream::cache_status_name(worst)));

@@ -167,7 +167,7 @@ asio::awaitable<MigrationOutcome> MigrationHandler::shadow(const LegacyRequest& 
     } else {
         metrics_.inc("sigma_shim_shadow_skipped_total");
     }
-    served.set("X-Sigma-Shim", "shadow");
+    if (!served.has("X-Sigma-Shim")) served.set("X-Sigma-Shim", "shadow"); // a local error stays `local`
     co_return answered(std::move(served));
 }
 

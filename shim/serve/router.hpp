@@ -23,9 +23,11 @@ struct Route {
     std::string id;          // legacy: the file id as sent (validated by the handler, so it can say why)
     std::string file_target; // legacy: the upstream File request (embedded: other relationships kept)
     std::optional<sigma_analysis::Page> page; // legacy list routes
-    std::string shim_endpoint;                // shim: "livez", "readyz", "metrics", ...
-    std::string shim_query;                   // shim: the raw query
-    std::string error;                        // invalid: why (also legacy: a bad limit or cursor)
+    // legacy embedded: what is added under relationships.sigma_analysis (a count with relationship_counters)
+    sigma_analysis::Embedded embedded = sigma_analysis::Embedded::descriptor;
+    std::string shim_endpoint; // shim: "livez", "readyz", "metrics", ...
+    std::string shim_query;    // shim: the raw query
+    std::string error;         // invalid: why (also legacy: a bad limit or cursor)
 };
 
 // VirusTotal's collections answer 10 items unless asked, and at most 40.

@@ -118,6 +118,8 @@ asio::awaitable<std::size_t> write_answer(beast::tcp_stream& stream, HttpAnswer&
         res.insert(name, value);
     res.set("X-Request-Id", facts.request_id);
     if (res.find("X-Sigma-Shim-Cache") == res.end()) res.set("X-Sigma-Shim-Cache", "bypass");
+    // Every answer says who made it; one that says nothing was made here (a /_shim/ endpoint, say).
+    if (res.find("X-Sigma-Shim") == res.end()) res.set("X-Sigma-Shim", local_answer);
     if (facts.accepts_gzip && !answer.body.empty()) {
         res.body() = util::gzip(answer.body);
         res.set(http::field::content_encoding, "gzip");
@@ -258,6 +260,7 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream, ServerState& st
                     answer.body = std::move(outcome.refused->body);
                     answer.set("Content-Type", "application/json; charset=utf-8");
                     answer.set("Retry-After", outcome.refused->retry_after);
+                    answer.set("X-Sigma-Shim", local_answer); // the quota's: nothing went upstream
                     if (has_body) keep_alive = false;
                 } else {
                     answer = error_answer(outcome.local_error_code,
@@ -267,7 +270,6 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream, ServerState& st
                     answer.note = outcome.note;
                     keep_alive = false;
                 }
-                answer.set("X-Sigma-Shim", "passthrough");
             }
         }
         const auto sent = co_await write_answer(stream, answer, facts, keep_alive, cfg, ec);

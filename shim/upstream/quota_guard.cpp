@@ -62,6 +62,7 @@ asio::awaitable<std::optional<UpstreamResponse>> QuotaGuard::admit(const std::st
             const auto seconds = std::chrono::ceil<std::chrono::seconds>(decision.wait).count();
             refused.retry_after = std::to_string(std::max<long long>(1, seconds));
             refused.cache = CacheStatus::bypass;
+            refused.local = true;
             metrics_.inc("sigma_shim_quota_rejections_total", {book_key.substr(0, 12), decision.window});
             co_return refused;
         }

@@ -34,13 +34,14 @@ struct UpstreamResponse {
     Failure failure = Failure::none;
     std::string failure_detail;  // for logs; never holds the key
     std::string failure_message; // for the client when the cause is worth naming (the proxy); else ""
+    bool local = false;          // made by the shim (the quota's refusal): the upstream never saw the request
     CacheStatus cache = CacheStatus::miss;
     // Set by the cache on an answer it holds: until when it will give this same answer as fresh.
     std::optional<std::chrono::steady_clock::time_point> fresh_until;
 };
 
-// VirusTotal's answer that the object does not exist: a 404 whose error code is NotFoundError (a 404 without it
-// may be a proxy's or a load balancer's, and is not cached as the object's absence).
+// VirusTotal's answer that the object does not exist: a 404 whose error code is NotFoundError (a 404 without
+// it may be a proxy's or a load balancer's, and is not cached as the object's absence).
 bool is_not_found_error(const UpstreamResponse& r);
 
 class Upstream {

@@ -211,7 +211,13 @@ class Shim:
             conn.request(method, path, body=body, headers=headers or {})
             resp = conn.getresponse()
             data = resp.read()
-            return resp.status, headers_dict(resp.getheaders()), data
+            headers = headers_dict(resp.getheaders())
+            # Every answer says who made it (README: reconstructed, passthrough, shadow, compare, local): checked
+            # here so that every status any e2e test meets is covered.
+            if headers.get("x-sigma-shim") not in ("reconstructed", "passthrough", "shadow", "compare", "local"):
+                raise AssertionError("%s %s: %d without a known X-Sigma-Shim: %r"
+                                     % (method, path[:200], resp.status, headers.get("x-sigma-shim")))
+            return resp.status, headers, data
         finally:
             conn.close()
 

@@ -308,7 +308,7 @@ class FaultTestCase(unittest.TestCase):
                                                       (PASSTHROUGH, "passthrough", passthrough)):
             ex = self.get(target)
             if code:
-                self.assertShimError(ex, status, code, route)
+                self.assertShimError(ex, status, code)
             else:
                 self.assertTruncated(ex, status)
             if timing == FAST_ANSWER:
@@ -319,14 +319,20 @@ class FaultTestCase(unittest.TestCase):
 
     # -- what the client got ----------------------------------------------------------------------
 
-    def assertShimError(self, ex, status, code, route):
-        """A complete VirusTotal-shaped error answer of the shim's, with the connection's fate consistent."""
+    def assertShimError(self, ex, status, code):
+        """A complete VirusTotal-shaped error answer of the shim's own (X-Sigma-Shim: local, on either route),
+        with the connection's fate consistent."""
+        self.assertVtErrorAnswer(ex, status, code, "local")
+
+    def assertVtErrorAnswer(self, ex, status, code, label):
+        """A complete VirusTotal-shaped error answer whose X-Sigma-Shim is `label`: `local` when the shim made
+        it, the route's own when it is the upstream's, relayed."""
         self.assertEqual(ex.status, status, ex)
         self.assertTrue(ex.complete, ex)
         doc = ex.json()
         self.assertEqual(doc.get("error", {}).get("code"), code, ex)
         self.assertIsInstance(doc["error"].get("message"), str)
-        self.assertEqual(ex.headers.get("x-sigma-shim"), route, ex)
+        self.assertEqual(ex.headers.get("x-sigma-shim"), label, ex)
         self.assertTrue(ex.headers.get("x-request-id"), ex)
 
     def assertTruncated(self, ex, status):

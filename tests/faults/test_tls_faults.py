@@ -28,7 +28,7 @@ class TlsFaults(FaultTestCase):
         for route, target in (("reconstructed", LEGACY), ("passthrough", PASSTHROUGH)):
             with self.subTest(route=route):
                 ex = self.get(target)
-                self.assertShimError(ex, status, code, route)
+                self.assertShimError(ex, status, code)
                 if at_deadline:
                     self.assertAtDeadline(ex)
                 else:

@@ -230,13 +230,15 @@ class HostileCase(ShimTestCase):
 
     def assertRefused(self, request, status=400, code="InvalidArgumentError", message=None, closes=True,
                       half_close=False):
-        """The request gets exactly `status` with a VirusTotal error `code` (and `message` in its text); with
-        `closes`, the connection is closed after it (Connection: close in HTTP/1.1)."""
+        """The request gets exactly `status` with a VirusTotal error `code` (and `message` in its text), an
+        answer of the shim's own (X-Sigma-Shim: local); with `closes`, the connection is closed after it
+        (Connection: close in HTTP/1.1)."""
         answer, c = self.exchange(request, half_close)
         self.assertIsNotNone(answer, "no answer to %r (closed: %s)" % (request[:120], c.closed))
         self.assertEqual(answer.status, status, answer)
         got_code, got_message = answer.error()
         self.assertEqual(got_code, code, answer)
+        self.assertEqual(answer.headers.get("x-sigma-shim"), "local", answer)
         if message is not None:
             self.assertIn(message, got_message, answer)
         if closes:
@@ -392,8 +394,8 @@ class Limits(HostileCase):
                 # One chunk declared larger than the limit (64 GiB).
                 b"POST /api/v3/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nfffffffff\r\nabc"):
             with self.subTest(request=request[:80]):
-                answer = self.assertRefused(request, 413, "PayloadTooLargeError", "--max-body-bytes")
-                self.assertEqual(answer.headers.get("x-sigma-shim"), "passthrough")
+                # On a pass-through route, but the shim's own answer: `local` (assertRefused checks it).
+                self.assertRefused(request, 413, "PayloadTooLargeError", "--max-body-bytes")
         self.assertNothingForwarded()
         # Exactly the limit is accepted.
         payload = b"b" * MAX_BODY

@@ -45,7 +45,41 @@ BOOST_AUTO_TEST_CASE(error_answers_carry_one_content_type) {
     auto a = shim::serve::error_answer("NotFoundError", "nothing");
     a.set("Content-Type", "application/json");
     BOOST_TEST(a.status == 404u);
-    BOOST_TEST((a.headers == Headers{{"Content-Type", "application/json"}}));
+    BOOST_TEST((a.headers == Headers{{"Content-Type", "application/json"}, {"X-Sigma-Shim", "local"}}));
+    BOOST_TEST(a.has("x-sigma-shim"));
+    BOOST_TEST(!a.has("X-Sigma-Shim-Cache"));
+}
+
+BOOST_AUTO_TEST_CASE(an_upstream_error_is_local_only_when_the_shim_made_it) {
+    using shim::upstream::Failure;
+    using shim::upstream::UpstreamResponse;
+    auto label = [](const HttpAnswer& a) {
+        for (const auto& [n, v] : a.headers) {
+            if (n == "X-Sigma-Shim") return v;
+        }
+        return std::string("(none)");
+    };
+    UpstreamResponse vt;
+    vt.status = 429;
+    vt.body = R"({"error": {"code": "QuotaExceededError", "message": "VirusTotal's"}})";
+    vt.retry_after = "7";
+    // VirusTotal's own error is relayed unlabelled: the handler that relays it says how (reconstructed).
+    BOOST_TEST(label(shim::serve::upstream_error(vt, "file")) == "(none)");
+    UpstreamResponse quota = vt;
+    quota.local = true;
+    const auto refused = shim::serve::upstream_error(quota, "file");
+    BOOST_TEST(refused.status == 429u);
+    BOOST_TEST(label(refused) == "local");
+    UpstreamResponse unreachable;
+    unreachable.failure = Failure::transient;
+    BOOST_TEST(label(shim::serve::upstream_error(unreachable, "file")) == "local");
+    UpstreamResponse slow;
+    slow.failure = Failure::deadline;
+    BOOST_TEST(label(shim::serve::upstream_error(slow, "file")) == "local");
+    UpstreamResponse html;
+    html.status = 502;
+    html.body = "<html>bad gateway</html>";
+    BOOST_TEST(label(shim::serve::upstream_error(html, "file")) == "local");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

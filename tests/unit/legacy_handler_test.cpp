@@ -138,10 +138,13 @@ void check_reconstructed(const HttpAnswer& a, const std::string& sha256, std::st
     BOOST_TEST(header(a, "X-Sigma-Shim-Fidelity") == fidelity, a.note);
 }
 
+// In these tests the shim's own errors are these codes; any other is VirusTotal's, relayed.
 void check_error(const HttpAnswer& a, unsigned status, const std::string& code) {
     BOOST_TEST(a.status == status, a.body.substr(0, 300));
     BOOST_TEST(error_code_of(a) == code);
-    BOOST_TEST(header(a, "X-Sigma-Shim") == "reconstructed");
+    const bool ours =
+        code == "InvalidArgumentError" || code == "TransientError" || code == "DeadlineExceededError";
+    BOOST_TEST(header(a, "X-Sigma-Shim") == (ours ? "local" : "reconstructed"));
 }
 
 } // namespace
@@ -321,6 +324,134 @@ BOOST_AUTO_TEST_CASE(embedded_form_keeps_the_other_relationships_and_drops_its_o
     BOOST_TEST(relationships.contains("comments"));
     BOOST_TEST(relationships.at("sigma_analysis").at("data") ==
                json::parse(R"({"id": ")" + F568 + R"(", "type": "sigma_analysis"})"));
+}
+
+// -- relationship counters ---------------------------------------------------------------------------------
+
+// The demo File object with VirusTotal's counters for comments, compact and without its numbers that are not
+// whole (the shim writes those in its own spelling), and without its Sigma fields when `sigma` is false.
+std::string file_with_counters(bool sigma) {
+    auto file = json::parse(ts::read_file(ts::source_dir() + "/shim/demo/files/" + F568 + ".json"));
+    auto& data = file.at("data").as_object();
+    auto& attributes = data.at("attributes").as_object();
+    for (const char* key : {"pe_info", "trid", "sandbox_verdicts"})
+        attributes.erase(key);
+    if (!sigma) {
+        for (const char* key : {"sigma_analysis_results", "sigma_analysis_stats", "sigma_analysis_summary"})
+            attributes.erase(key);
+    }
+    data["relationships"] = json::parse(R"({"comments": {"meta": {"count": 3}}})");
+    return json::serialize(file);
+}
+
+// The upstream's bytes with the counter put last in relationships: nothing else moved or rewritten.
+std::string with_sigma_counter(const std::string& upstream, int count) {
+    const std::string comments = R"("comments":{"meta":{"count":3}})";
+    std::string expected = upstream;
+    expected.insert(expected.find(comments) + comments.size(),
+                    R"(,"sigma_analysis":{"meta":{"count":)" + std::to_string(count) + "}}");
+    return expected;
+}
+
+void check_counter_answer(const HttpAnswer& a, const std::string& expected_body) {
+    BOOST_TEST(a.status == 200u, a.body.substr(0, 300));
+    BOOST_TEST(a.body == expected_body);
+    BOOST_TEST(header(a, "X-Sigma-Shim") == "reconstructed");
+    BOOST_TEST(header(a, "X-Sigma-Shim-Fidelity") == "full");
+    BOOST_TEST(header(a, "Content-Type") == "application/json; charset=utf-8");
+    // The File object is no deprecated route, and its own successor.
+    BOOST_TEST(header(a, "Deprecation").empty());
+    BOOST_TEST(header(a, "Link").empty());
+}
+
+BOOST_AUTO_TEST_CASE(counters_alone_count_one_from_the_file_object_without_asking_behaviours) {
+    Bench b;
+    const std::string target = files(F568) + "?relationship_counters=true";
+    const std::string upstream = file_with_counters(true);
+    b.serve(target, upstream);
+    b.serve(behaviours(F568), ts::read_file(ts::source_dir() + "/shim/demo/behaviours/" + F568 + ".json"));
+    check_counter_answer(b.get(target), with_sigma_counter(upstream, 1));
+    BOOST_TEST((targets(b.up) == std::multiset<std::string>{target}), "the query as sent; no behaviours");
+}
+
+BOOST_AUTO_TEST_CASE(counters_alone_count_the_stats_only_file_as_an_analysis) {
+    Bench b;
+    const std::string target = files(STATS_ONLY) + "?relationship_counters=true";
+    b.serve(target, legacy_example("file_object.real.msticpy_vt3_file_1.json"));
+    const auto a = b.get(target);
+    BOOST_TEST(a.status == 200u, a.body.substr(0, 300));
+    BOOST_TEST(json::parse(a.body).at_pointer("/data/relationships/sigma_analysis") ==
+               json::parse(R"({"meta": {"count": 1}})"));
+    BOOST_TEST(header(a, "X-Sigma-Shim-Fidelity") == "full");
+    BOOST_TEST(b.up.requests.size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(counters_alone_ask_the_behaviours_when_the_file_object_has_no_sigma_data) {
+    // Behaviours with results: an analysis exists (the legacy routes answer it), so the count is 1.
+    Bench with;
+    const std::string target = files(F568) + "?relationship_counters=true";
+    const std::string upstream = file_with_counters(false);
+    with.serve(target, upstream);
+    with.serve(behaviours(F568), ts::read_file(ts::source_dir() + "/shim/demo/behaviours/" + F568 + ".json"));
+    check_counter_answer(with.get(target), with_sigma_counter(upstream, 1));
+    BOOST_TEST((targets(with.up) == std::multiset<std::string>{target, behaviours(F568)}));
+
+    // Nothing anywhere: the 404 of the legacy routes, so 0.
+    Bench without;
+    without.serve(target, upstream);
+    without.serve(behaviours(F568), empty_page);
+    check_counter_answer(without.get(target), with_sigma_counter(upstream, 0));
+    BOOST_TEST(rule_requests(without.up) == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(counters_alone_add_relationships_when_the_upstream_gave_none) {
+    Bench b;
+    const std::string target = files(F912) + "?relationship_counters=true";
+    const std::string upstream = R"({"data":{"attributes":{},"id":")" + F912 + R"(","type":"file"},"x":1})";
+    b.serve(target, upstream);
+    b.serve(behaviours(F912), empty_page);
+    const auto a = b.get(target);
+    BOOST_TEST(a.body ==
+               R"({"data":{"attributes":{},"id":")" + F912 +
+                   R"(","type":"file","relationships":{"sigma_analysis":{"meta":{"count":0}}}},"x":1})");
+}
+
+BOOST_AUTO_TEST_CASE(counters_with_the_embedded_form_count_in_the_descriptor) {
+    for (const bool sigma : {true, false}) {
+        BOOST_TEST_CONTEXT("sigma data: " << sigma) {
+            Bench b;
+            const std::string upstream_target = files(F568) + "?relationship_counters=true";
+            b.serve(upstream_target, file_with_counters(sigma));
+            b.serve(behaviours(F568), empty_page);
+            const auto a = b.get(files(F568) + "?relationships=sigma_analysis&relationship_counters=true");
+            check_reconstructed(a, F568, "full");
+            BOOST_TEST((targets(b.up) == std::multiset<std::string>{upstream_target, behaviours(F568)}));
+            const auto doc = json::parse(a.body);
+            const std::string links =
+                R"("links": {"related": "https://www.virustotal.com/api/v3/files/)" + F568 +
+                R"(/sigma_analysis", "self": "https://www.virustotal.com/api/v3/files/)" + F568 +
+                R"(/relationships/sigma_analysis"})";
+            const std::string expected = sigma ? R"({"data": {"id": ")" + F568 +
+                                                     R"(", "type": "sigma_analysis"}, )" + links +
+                                                     R"(, "meta": {"count": 1}})"
+                                               : R"({"data": null, )" + links + R"(, "meta": {"count": 0}})";
+            BOOST_TEST(doc.at_pointer("/data/relationships/sigma_analysis") == json::parse(expected));
+            BOOST_TEST(doc.at_pointer("/data/relationships/comments") ==
+                       json::parse(R"({"meta": {"count": 3}})"));
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(counters_of_a_file_the_upstream_does_not_know_give_its_404_as_it_came) {
+    const std::string unknown(64, 'a');
+    const std::string own_error = R"({"error": {"code": "NotFoundError", "message": "no such file here"}})";
+    Bench b;
+    const std::string target = files(unknown) + "?relationship_counters=true";
+    b.up.always(target, ts::json_answer(404, own_error));
+    const auto a = b.get(target);
+    check_error(a, 404, "NotFoundError");
+    BOOST_TEST(a.body == own_error);
+    BOOST_TEST(b.up.requests.size() == 1u);
 }
 
 // -- behaviour pages ---------------------------------------------------------------------------------------

@@ -155,6 +155,63 @@ BOOST_AUTO_TEST_CASE(uppercase_id_gives_lower_case_file_target) {
     BOOST_TEST(embedded.file_target == "/api/v3/files/" + sha256 + "?relationships=comments");
 }
 
+BOOST_AUTO_TEST_CASE(relationship_counters_alone_asks_the_file_with_the_query_as_sent) {
+    using sigma_analysis::Embedded;
+    for (const std::string& query :
+         {std::string("relationship_counters=true"), std::string("x=1&relationship_counters=TRUE&y=%20"),
+          std::string("relationships=comments,votes&relationship_counters=true")}) {
+        BOOST_TEST_CONTEXT(query) {
+            const auto r = route_request("GET", "/api/v3/files/" + sha256_upper + "?" + query);
+            BOOST_TEST(cls(r.route_class) == "legacy");
+            BOOST_TEST(form(r.form) == "embedded");
+            BOOST_TEST((r.embedded == Embedded::count));
+            BOOST_TEST(r.id == sha256_upper);
+            BOOST_TEST(r.file_target == "/api/v3/files/" + sha256 + "?" + query);
+        }
+    }
+    const auto by_md5 = route_request("GET", "/api/v3/files/" + md5 + "?relationship_counters=true");
+    BOOST_TEST((by_md5.embedded == Embedded::count));
+    BOOST_TEST(by_md5.file_target == "/api/v3/files/" + md5 + "?relationship_counters=true");
+}
+
+BOOST_AUTO_TEST_CASE(relationship_counters_with_sigma_analysis_counts_in_the_descriptor) {
+    using sigma_analysis::Embedded;
+    const auto r =
+        route_request("GET", "/api/v3/files/" + sha256 +
+                                 "?relationships=comments,sigma_analysis&relationship_counters=true");
+    BOOST_TEST(cls(r.route_class) == "legacy");
+    BOOST_TEST(form(r.form) == "embedded");
+    BOOST_TEST((r.embedded == Embedded::descriptor_and_count));
+    BOOST_TEST(r.file_target ==
+               "/api/v3/files/" + sha256 + "?relationships=comments&relationship_counters=true");
+    const auto without = route_request("GET", "/api/v3/files/" + sha256 + "?relationships=sigma_analysis");
+    BOOST_TEST((without.embedded == Embedded::descriptor));
+    const auto off = route_request("GET", "/api/v3/files/" + sha256 +
+                                              "?relationships=sigma_analysis&relationship_counters=false");
+    BOOST_TEST((off.embedded == Embedded::descriptor));
+}
+
+BOOST_AUTO_TEST_CASE(relationship_counters_not_true_or_not_on_a_file_passes_through) {
+    for (const std::string& target :
+         std::vector<std::string>{"/api/v3/files/" + sha256 + "?relationship_counters=false",
+                                  "/api/v3/files/" + sha256 + "?relationship_counters=1",
+                                  "/api/v3/files/" + sha256 + "?relationship_counters",
+                                  "/api/v3/files/" + sha256 + "?relationship_counters=",
+                                  "/api/v3/files/" + sha256 + "?relationship_counters=truex",
+                                  "/api/v3/files/" + sha256 + "?x_relationship_counters=true",
+                                  "/api/v3/files/not-a-hash?relationship_counters=true",
+                                  "/api/v3/files/" + sha256 + "/behaviours?relationship_counters=true",
+                                  "/api/v3/urls/" + sha256 + "?relationship_counters=true",
+                                  "/api/v3/domains/example.com?relationship_counters=true"}) {
+        BOOST_TEST_CONTEXT(target) {
+            BOOST_TEST(cls(route_request("GET", target).route_class) == "passthrough");
+        }
+    }
+    BOOST_TEST(
+        cls(route_request("POST", "/api/v3/files/" + sha256 + "?relationship_counters=true").route_class) ==
+        "passthrough");
+}
+
 BOOST_AUTO_TEST_CASE(non_get_methods_on_legacy_paths_pass_through) {
     const std::vector<std::string> targets = {
         "/api/v3/sigma_analyses/" + sha256,
