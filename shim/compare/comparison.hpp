@@ -33,7 +33,7 @@ std::string path_text(const Path& path);
 struct Finding {
     Path path;
     // "status", "value", "type", "missing", "added", "extra", "date", "match_context_subset",
-    // "match_missing", "match_added", "error_message": see README "Comparing answers".
+    // "match_missing", "match_added", "error_message": see docs/compare-report.md "Finding kinds".
     std::string kind;
     Verdict verdict = Verdict::different; // compatible or different, never exact
     boost::json::value legacy;            // null when absent on that side

@@ -212,7 +212,7 @@ class Shim:
             resp = conn.getresponse()
             data = resp.read()
             headers = headers_dict(resp.getheaders())
-            # Every answer says who made it (README: reconstructed, passthrough, shadow, compare, local): checked
+            # Every answer says who made it (docs/contract.md: reconstructed, passthrough, shadow, compare, local): checked
             # here so that every status any e2e test meets is covered.
             if headers.get("x-sigma-shim") not in ("reconstructed", "passthrough", "shadow", "compare", "local"):
                 raise AssertionError("%s %s: %d without a known X-Sigma-Shim: %r"

@@ -1,4 +1,4 @@
-"""Upstream economy (README "Upstream economy") through the binary: what proves the layers are wired into the
+"""Upstream economy (docs/economy.md) through the binary: what proves the layers are wired into the
 chain and onto HTTP (coalescing, a hit, a stale copy, a retry, the quota spent by pass-through and by cold
 legacy requests only, record and replay, `/_shim/cache`, the X-Sigma-Shim-Cache values). Each layer's own
 rules are unit-tested with a scripted upstream and a hand-moved clock: tests/unit/*_upstream_test.cpp.
@@ -234,7 +234,7 @@ class Stale(EconomyBase):
 
 
 class Quota(EconomyBase):
-    """The quota as VirusTotal counts it (README "Quota"): at most N upstream requests of a key in any 60 s (a
+    """The quota as VirusTotal counts it (docs/economy.md, "Quota"): at most N upstream requests of a key in any 60 s (a
     sliding minute), per UTC day and per UTC calendar month. The exact arithmetic is unit-tested with a
     hand-moved clock (tests/unit/economy_test.cpp); here, real time, so every bound on a Retry-After or a wait is
     derived from times this test read before and after (no assumption on how fast the shim is)."""
@@ -350,7 +350,7 @@ class Quota(EconomyBase):
         self.assertEqual(metric(shim, "sigma_shim_quota_rejections_total"), 0)
 
     def test_upstream_429_without_quota_flags(self):
-        # The quota is off by default, but an upstream 429 still marks the key exhausted (README: "An
+        # The quota is off by default, but an upstream 429 still marks the key exhausted (docs/economy.md: "An
         # upstream 429 marks the key exhausted until its Retry-After (or for a minute)").
         shim = self.start_shim("--upstream-retries", "0")
         self.up.set_canned("/api/v3/files/" + F568, 429, VT_QUOTA, headers=[("Retry-After", "2")])

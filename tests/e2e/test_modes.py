@@ -23,7 +23,7 @@ def legacy_f912():
 
 
 def in_rollout(sha256, percent, purpose="rollout"):
-    """README: the first 8 hex digits of SHA-256("rollout:" + sha256) modulo 10000, below percent * 100."""
+    """docs/migration.md: the first 8 hex digits of SHA-256("rollout:" + sha256) modulo 10000, below percent * 100."""
     digest = hashlib.sha256(("%s:%s" % (purpose, sha256.lower())).encode()).hexdigest()
     return int(digest[:8], 16) % 10000 < percent * 100
 

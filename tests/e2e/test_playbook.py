@@ -1,4 +1,4 @@
-"""The README's migration playbook, rehearsed offline on tests/fixtures/migration/ as the README writes it."""
+"""The migration playbook (docs/migration.md), rehearsed offline on tests/fixtures/migration/ as written there."""
 
 import json
 import os

@@ -1,4 +1,4 @@
-"""Several replicas of the shim in front of one key, sharing through one real Redis (README "Running several
+"""Several replicas of the shim in front of one key, sharing through one real Redis (docs/serve.md "Running several
 replicas"): cold objects fetched once between them, one replica's fetch a hit at the others, and Redis down,
 paused, restarted empty, absent at start-up, or short of memory costing sharing, never answers; a dead lock
 owner's fetch taken over; the API key nowhere in Redis; every replica exiting 0.

@@ -1,4 +1,4 @@
-"""One key's quota kept by several replicas together (README "Running several replicas"): with Redis, the ledger
+"""One key's quota kept by several replicas together (docs/serve.md "Running several replicas"): with Redis, the ledger
 decides for all of them (9 requests at --quota-per-minute 6 reach the upstream 6 times, whichever replicas
 they come through), and an upstream 429 seen by one replica stops the key at every replica; without an answer
 from Redis, each replica keeps to its share, floor(6 / 3) = 2, so together they still stay within 6.

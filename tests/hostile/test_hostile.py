@@ -314,7 +314,7 @@ class MalformedRequests(HostileCase):
 
     def test_method_tokens_are_case_sensitive_and_unknown_ones_are_relayed(self):
         # RFC 9110 9.1: methods are case-sensitive, so "get" is not GET: a legacy path asked with it is not
-        # reconstructed but relayed as sent (the README: any other method passes through), and the upstream
+        # reconstructed but relayed as sent (docs/contract.md: any other method passes through), and the upstream
         # decides: the double answers 501 "Unsupported method ('get')", which shows the method it got.
         path = b"/api/v3/sigma_analyses/" + F568.encode()
         for method in (b"get", b"SIGMA"):

@@ -91,7 +91,7 @@ BOOST_AUTO_TEST_CASE(rollout_and_shadow_samples_are_independent) {
 }
 
 BOOST_AUTO_TEST_CASE(the_bucket_is_the_documented_hash) {
-    // README: the first 8 hex digits of SHA-256("rollout:" + sha256) modulo 10000, against percent * 100.
+    // docs/migration.md: the first 8 hex digits of SHA-256("rollout:" + sha256) modulo 10000, against percent * 100.
     const std::string f = shim::util::sha256_hex("x");
     const auto digest = shim::util::sha256_hex("rollout:" + f);
     BOOST_TEST(mg::sample_bucket(Sample::rollout, f) == std::stoul(digest.substr(0, 8), nullptr, 16) % 10000);

@@ -59,7 +59,7 @@ std::string header(const HttpAnswer& a, std::string_view name) {
     return {};
 }
 
-// The README's rule, computed here on its own: the first 8 hex digits of SHA-256("<purpose>:" + sha256)
+// docs/migration.md's rule, computed here on its own: the first 8 hex digits of SHA-256("<purpose>:" + sha256)
 // modulo 10000, below percent * 100.
 bool in_share(const std::string& purpose, const std::string& sha256, unsigned percent) {
     const auto digest = shim::util::sha256_hex(purpose + ":" + sha256);
