@@ -1,7 +1,9 @@
-# Server support code with no networking in it: metrics, structured logs, gzip, key hashing.
+# Server support code: metrics, structured logs, the service-manager notification (one datagram), gzip,
+# key hashing.
 add_library(sigma_shim_support STATIC
     ops/metrics.cpp
     ops/log.cpp
+    ops/sd_notify.cpp
     util/gzip.cpp
     util/key_hash.cpp
 )

@@ -4,6 +4,7 @@
 #include "migrate/baseline_catalog.hpp"
 #include "migrate/comparison_store.hpp"
 #include "net/task_group.hpp"
+#include "ops/sd_notify.hpp"
 #include "serve/config.hpp"
 #include "serve/migration_handler.hpp"
 #include "serve/server.hpp"
@@ -40,6 +41,7 @@ asio::awaitable<void> drain(Server& server, ServerState& state, net::TaskGroup& 
                             UpstreamChain& chain) {
     state.draining = true;
     server.stop_accepting();
+    ops::sd_notify("STOPPING=1");
     state.log.write(ops::LogLevel::info, "draining",
                     {{"in_flight", static_cast<std::int64_t>(state.in_flight)},
                      {"background", static_cast<std::int64_t>(background.size())}});
@@ -69,13 +71,22 @@ int run_serve(std::span<const std::string> args) {
         std::cout << serve::serve_usage();
         return 0;
     }
+    if (parsed.print_env_defaults) {
+        std::cout << serve::env_defaults();
+        return 0;
+    }
     if (!parsed.error.empty()) {
         std::cerr << "sigma-shim serve: " << parsed.error << " (see sigma-shim serve --help)\n";
         return 2;
     }
     ServeConfig config = parsed.config;
-    const char* server_key = std::getenv(config.api_key_env.c_str());
-    if (const auto refused = serve::exposure_error(config, server_key && *server_key); !refused.empty()) {
+    const auto server_key =
+        serve::find_server_key(config, [](const char* name) { return std::getenv(name); });
+    if (!server_key.error.empty()) {
+        std::cerr << "sigma-shim serve: " << server_key.error << "\n";
+        return 2;
+    }
+    if (const auto refused = serve::exposure_error(config, server_key.source); !refused.empty()) {
         std::cerr << "sigma-shim serve: " << refused << "\n";
         return 2;
     }
@@ -124,11 +135,9 @@ int run_serve(std::span<const std::string> args) {
         [&log](std::exception_ptr) { log.write(ops::LogLevel::error, "background comparison failed"); });
     MigrationHandler migration(chain->legacy(), chain->objects(), chain->uncached(), config, metrics, log,
                                comparisons, baseline.get(), background);
-    ServerState state{config,      log,
-                      metrics,     chain->exchanger(),
-                      migration,   chain->cache(),
-                      comparisons, server_key ? server_key : "",
-                      {},          {}};
+    ServerState state{
+        config,         log, metrics, chain->exchanger(), migration, chain->cache(), comparisons,
+        server_key.key, {},  {}};
 
     if (chain->redis()) {
         state.redis_status = [&chain = *chain, url = config.redis->display()] {
@@ -166,7 +175,11 @@ int run_serve(std::span<const std::string> args) {
                {"replicas", static_cast<std::int64_t>(config.replicas)},
                {"threads", static_cast<std::int64_t>(config.threads)},
                {"mode", std::string(serve::mode_name(config.mode))},
-               {"server_key", state.server_key.empty() ? std::string("none") : std::string("configured")}});
+               {"server_key", state.server_key.empty() ? std::string("none") : std::string("configured")},
+               {"server_key_source", server_key.source.empty() ? std::string("none") : server_key.source}});
+    // systemd (Type=notify) starts the units that wait for this one now, not when the process started.
+    const auto status = "READY=1\nSTATUS=listening on " + endpoint_text(bound);
+    ops::sd_notify(status);
 
     // The others have nothing to do until a connection comes: they must not return from run() before. The
     // first returns once the drain is over (nothing is left on it), then lets the others return too.

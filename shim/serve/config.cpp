@@ -7,6 +7,7 @@
 #include <charconv>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <thread>
 #include <vector>
 
@@ -310,6 +311,25 @@ std::string env_name(std::string_view flag) {
     return name;
 }
 
+// `text` as "# " lines of at most 100 columns, broken between words.
+std::string comment_wrapped(std::string_view text) {
+    std::string out;
+    std::string line = "#";
+    std::size_t start = 0;
+    while (start < text.size()) {
+        auto end = text.find(' ', start);
+        if (end == std::string_view::npos) end = text.size();
+        const auto word = text.substr(start, end - start);
+        if (line.size() > 1 && line.size() + 1 + word.size() > 100) {
+            out += line + "\n";
+            line = "#";
+        }
+        line += " " + std::string(word);
+        start = end + 1;
+    }
+    return out + line + "\n";
+}
+
 } // namespace
 
 std::optional<Mode> parse_mode(std::string_view name) {
@@ -411,6 +431,10 @@ ConfigResult parse_serve_config(std::span<const std::string> args,
             r.help = true;
             continue;
         }
+        if (arg == "--print-env-defaults") {
+            r.print_env_defaults = true;
+            continue;
+        }
         const auto eq = arg.find('=');
         const auto name = arg.starts_with("--") ? arg.substr(2, eq == arg.npos ? arg.npos : eq - 2) : arg;
         const auto it =
@@ -473,13 +497,37 @@ ConfigResult parse_serve_config(std::span<const std::string> args,
     return r;
 }
 
-std::string exposure_error(const ServeConfig& config, bool server_key_set) {
+std::string exposure_error(const ServeConfig& config, std::string_view key_source) {
     boost::system::error_code ec;
     const auto address = boost::asio::ip::make_address(config.listen_host, ec);
-    if (!server_key_set || config.allow_remote_clients || (!ec && address.is_loopback())) return {};
-    return "refusing to listen on " + config.listen_host + " with a server-side key (" + config.api_key_env +
+    if (key_source.empty() || config.allow_remote_clients || (!ec && address.is_loopback())) return {};
+    return "refusing to listen on " + config.listen_host + " with a server-side key (" +
+           std::string(key_source) +
            "): every client that can reach it would spend that key. Listen on 127.0.0.1, or pass "
            "--allow-remote-clients if that is meant";
+}
+
+ServerKey find_server_key(const ServeConfig& config, const std::function<const char*(const char*)>& getenv) {
+    if (const char* key = getenv(config.api_key_env.c_str()); key && *key)
+        return {key, config.api_key_env, {}};
+    const char* dir = getenv("CREDENTIALS_DIRECTORY");
+    if (!dir || !*dir) return {};
+    const std::filesystem::path path = std::filesystem::path(dir) / "api-key";
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec)) return {};
+    const std::string source = "credential api-key";
+    std::ifstream in(path, std::ios::binary);
+    std::string key;
+    if (std::filesystem::is_regular_file(path, ec) && in)
+        key.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    if (!std::filesystem::is_regular_file(path, ec) || !in || in.bad())
+        return {{}, {}, "the " + source + " (" + path.string() + ") cannot be read"};
+    // `echo KEY > file` leaves a line break, which is no part of a key.
+    while (!key.empty() &&
+           (key.back() == '\n' || key.back() == '\r' || key.back() == ' ' || key.back() == '\t'))
+        key.pop_back();
+    if (key.empty()) return {};
+    return {key, source, {}};
 }
 
 std::string serve_usage() {
@@ -504,10 +552,42 @@ std::string serve_usage() {
         if (!o.default_text.empty()) s += "; default: " + std::string(o.default_text);
         s += "\n";
     }
-    s += "  -h, --help                      this text\n\n"
+    s += "  -h, --help                      this text\n"
+         "  --print-env-defaults            the service's environment file: every variable above, commented "
+         "out\n\n"
          "The API key: the client's x-apikey header is forwarded; without one, the key in the variable named "
          "by\n"
-         "--api-key-env is used; without either, the answer is 401 AuthenticationRequiredError.\n";
+         "--api-key-env is used, else the systemd credential api-key ($CREDENTIALS_DIRECTORY/api-key); "
+         "without\n"
+         "any, the answer is 401 AuthenticationRequiredError.\n";
+    return s;
+}
+
+std::string env_defaults() {
+    std::string s =
+        "# The environment of the sigma-shim service (EnvironmentFile= in sigma-shim.service), written by\n"
+        "# `sigma-shim serve --print-env-defaults`: every setting of `sigma-shim serve`, commented out at "
+        "its\n"
+        "# default. A flag on the command line wins over its variable. Apply a change with\n"
+        "# `systemctl restart sigma-shim` (requests in flight are drained first).\n"
+        "#\n"
+        "# The VirusTotal key does not belong here: put it in /etc/sigma-shim/api-key (owner root, mode\n"
+        "# 0600), which systemd hands to the service as the credential api-key. VT_API_KEY (or the\n"
+        "# variable SIGMA_SHIM_API_KEY_ENV names), when set, wins over the credential.\n";
+    for (const auto& o : options()) {
+        std::string help = "--" + std::string(o.name);
+        if (!o.placeholder.empty()) help += " " + std::string(o.placeholder);
+        s += "\n" + comment_wrapped(help + ": " + std::string(o.help));
+        // A default that is a description rather than a value ("the number of cores") is said, not set.
+        const bool literal = o.default_text.find(' ') == std::string_view::npos;
+        if (!o.default_text.empty() && !literal) s += "# default: " + std::string(o.default_text) + "\n";
+        s += "#" + env_name(o.name) + "=" + std::string(literal ? o.default_text : "") + "\n";
+    }
+    s += "\n# Secrets, each replacing the password in its URL (so that the URL can be set elsewhere). If you "
+         "set\n"
+         "# one, make this file readable by root only.\n"
+         "#SIGMA_SHIM_UPSTREAM_PROXY_PASSWORD=\n"
+         "#SIGMA_SHIM_REDIS_PASSWORD=\n";
     return s;
 }
 

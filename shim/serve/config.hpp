@@ -101,7 +101,8 @@ struct ServeConfig {
 struct ConfigResult {
     ServeConfig config;
     bool help = false;
-    std::string error; // one line; empty when the configuration is good
+    bool print_env_defaults = false; // --print-env-defaults: the service's environment file, then exit
+    std::string error;               // one line; empty when the configuration is good
 };
 
 // Flags win over environment variables (SIGMA_SHIM_LISTEN for --listen, and so on), which win over defaults.
@@ -111,9 +112,25 @@ ConfigResult parse_serve_config(std::span<const std::string> args,
 
 std::string serve_usage();
 
-// Why this configuration must not start, or "": a server-side key spent by anyone who can reach a
-// non-loopback listener is refused unless --allow-remote-clients says it is meant.
-std::string exposure_error(const ServeConfig& config, bool server_key_set);
+// The environment file of the service (/etc/default/sigma-shim), made from the same table as the usage so
+// that the two cannot drift: every SIGMA_SHIM_ variable, commented out, with its help and its default.
+std::string env_defaults();
+
+// The key used when a client sends no x-apikey. The variable named by --api-key-env wins when it is set and
+// not empty; else the systemd credential `api-key` ($CREDENTIALS_DIRECTORY/api-key, from LoadCredential=),
+// its trailing line breaks and spaces dropped. `source` names where the key came from ("" when there is
+// none) and is all a log line or an error may say of it.
+struct ServerKey {
+    std::string key;
+    std::string source;
+    std::string error; // the credential is there but cannot be read: start-up must stop
+};
+ServerKey find_server_key(const ServeConfig& config, const std::function<const char*(const char*)>& getenv);
+
+// Why this configuration must not start, or "": a server-side key (named by `key_source`, empty when there
+// is none) spent by anyone who can reach a non-loopback listener is refused unless --allow-remote-clients
+// says it is meant.
+std::string exposure_error(const ServeConfig& config, std::string_view key_source);
 
 // Parses "https://host[:port]" or "http://host[:port]" (no path), "demo", or "dir:DIR".
 bool parse_upstream(std::string_view text, UpstreamAddress& out, std::string& error);

@@ -6,10 +6,14 @@
 #include <algorithm>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
+#include <sstream>
 #include <string>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 namespace ts = test_support;
@@ -491,15 +495,121 @@ BOOST_AUTO_TEST_CASE(a_server_side_key_stays_on_loopback_unless_allowed) {
     using shim::serve::exposure_error;
     for (const char* listen : {"127.0.0.1:8080", "localhost:0", "[::1]:8080", "127.0.0.2:1"}) {
         const auto c = parse({"--listen", listen}).config;
-        BOOST_TEST(exposure_error(c, true).empty(), listen);
+        BOOST_TEST(exposure_error(c, "VT_API_KEY").empty(), listen);
     }
     for (const char* listen : {"0.0.0.0:8080", "[::]:8080", "10.1.2.3:8080"}) {
         auto c = parse({"--listen", listen}).config;
-        BOOST_TEST(contains(exposure_error(c, true), "--allow-remote-clients"), listen);
-        BOOST_TEST(exposure_error(c, false).empty(), listen); // each client brings its own key
+        BOOST_TEST(contains(exposure_error(c, "VT_API_KEY"), "--allow-remote-clients"), listen);
+        BOOST_TEST(contains(exposure_error(c, "credential api-key"), "(credential api-key)"), listen);
+        BOOST_TEST(exposure_error(c, "").empty(), listen); // each client brings its own key
         c.allow_remote_clients = true;
-        BOOST_TEST(exposure_error(c, true).empty(), listen);
+        BOOST_TEST(exposure_error(c, "VT_API_KEY").empty(), listen);
     }
+}
+
+namespace {
+
+// A credentials folder as systemd's LoadCredential= makes one; removed at the end of the test.
+struct CredentialsDir {
+    std::filesystem::path path =
+        std::filesystem::temp_directory_path() / ("sigma-shim-credentials-" + std::to_string(::getpid()));
+    CredentialsDir() { std::filesystem::create_directories(path); }
+    ~CredentialsDir() { std::filesystem::remove_all(path); }
+    void write(const std::string& key) const { std::ofstream(path / "api-key", std::ios::binary) << key; }
+};
+
+shim::serve::ServerKey server_key(const ServeConfig& config, const Env& env) {
+    return shim::serve::find_server_key(config, [&env](const char* name) -> const char* {
+        const auto it = env.find(name);
+        return it == env.end() ? nullptr : it->second.c_str();
+    });
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(the_server_key_comes_from_the_variable_else_the_systemd_credential) {
+    const CredentialsDir credentials;
+    credentials.write("0123456789abcdef\n"); // as `echo KEY > /etc/sigma-shim/api-key` leaves it
+    const Env both = {{"VT_API_KEY", "from-variable"}, {"CREDENTIALS_DIRECTORY", credentials.path.string()}};
+    const auto config = parse({}).config;
+
+    auto key = server_key(config, both);
+    BOOST_TEST(key.key == "from-variable");
+    BOOST_TEST(key.source == "VT_API_KEY");
+
+    // An empty variable is no key: the credential is next.
+    key = server_key(config, {{"VT_API_KEY", ""}, {"CREDENTIALS_DIRECTORY", credentials.path.string()}});
+    BOOST_TEST(key.key == "0123456789abcdef");
+    BOOST_TEST(key.source == "credential api-key");
+    BOOST_TEST(key.error.empty());
+
+    // --api-key-env names the variable that wins; VT_API_KEY is then nothing special.
+    const auto renamed = parse({"--api-key-env", "MY_KEY"}).config;
+    key = server_key(renamed, both);
+    BOOST_TEST(key.key == "0123456789abcdef");
+    key = server_key(renamed, {{"MY_KEY", "mine"}, {"CREDENTIALS_DIRECTORY", credentials.path.string()}});
+    BOOST_TEST(key.key == "mine");
+    BOOST_TEST(key.source == "MY_KEY");
+
+    // No variable, no credentials folder, or one without api-key, or an empty api-key: no server-side key.
+    for (const Env& env : {Env{}, Env{{"CREDENTIALS_DIRECTORY", "/nonexistent/credentials"}}}) {
+        key = server_key(config, env);
+        BOOST_TEST(key.key.empty());
+        BOOST_TEST(key.source.empty());
+        BOOST_TEST(key.error.empty());
+    }
+    credentials.write("\r\n");
+    key = server_key(config, {{"CREDENTIALS_DIRECTORY", credentials.path.string()}});
+    BOOST_TEST(key.key.empty());
+    BOOST_TEST(key.error.empty());
+
+    // There, but not a file that can be read: start-up stops, naming the path and never a key.
+    std::filesystem::remove(credentials.path / "api-key");
+    std::filesystem::create_directory(credentials.path / "api-key");
+    key = server_key(config, {{"CREDENTIALS_DIRECTORY", credentials.path.string()}});
+    BOOST_TEST(key.key.empty());
+    BOOST_TEST(contains(key.error, "credential api-key"), key.error);
+}
+
+BOOST_AUTO_TEST_CASE(the_environment_file_names_every_variable_at_its_default) {
+    const std::string file = shim::serve::env_defaults();
+    // Every line is a comment: installed as it is, the file changes nothing.
+    std::istringstream lines(file);
+    Env uncommented;
+    for (std::string line; std::getline(lines, line);) {
+        BOOST_TEST((line.empty() || line.front() == '#'), line);
+        if (line.starts_with("#SIGMA_SHIM_")) {
+            const auto eq = line.find('=');
+            BOOST_TEST_REQUIRE(eq != std::string::npos, line);
+            uncommented[line.substr(1, eq - 1)] = line.substr(eq + 1);
+        }
+    }
+    for (const auto& f : flag_cases())
+        BOOST_TEST(uncommented.count(env_name(f.flag)) == 1u, env_name(f.flag));
+    BOOST_TEST(uncommented.count("SIGMA_SHIM_REDIS_PASSWORD") == 1u);
+    BOOST_TEST(uncommented.count("SIGMA_SHIM_UPSTREAM_PROXY_PASSWORD") == 1u);
+    BOOST_TEST(uncommented.size() == flag_cases().size() + 2);
+    BOOST_TEST(uncommented["SIGMA_SHIM_LISTEN"] == "127.0.0.1:8080");
+    BOOST_TEST(uncommented["SIGMA_SHIM_DRAIN_TIMEOUT"] == "30s");
+    BOOST_TEST(uncommented["SIGMA_SHIM_API_KEY_ENV"] == "VT_API_KEY");
+    BOOST_TEST(uncommented["SIGMA_SHIM_THREADS"].empty()); // "the number of cores" is said, not set
+
+    // Uncommented, each value is accepted and is the default: the file says what the program does.
+    const auto r = parse({}, uncommented);
+    BOOST_TEST(r.error.empty(), r.error);
+    const auto defaults = parse({}).config;
+    BOOST_TEST(r.config.listen_host == defaults.listen_host);
+    BOOST_TEST(r.config.listen_port == defaults.listen_port);
+    BOOST_TEST(r.config.upstream.origin == defaults.upstream.origin);
+    BOOST_TEST(r.config.drain_timeout.count() == defaults.drain_timeout.count());
+    BOOST_TEST(r.config.cache_bytes == defaults.cache_bytes);
+    BOOST_TEST(r.config.cache_ttl.count() == defaults.cache_ttl.count());
+    BOOST_TEST(r.config.redis_timeout.count() == defaults.redis_timeout.count());
+    BOOST_TEST(r.config.keep_mismatches == defaults.keep_mismatches);
+    BOOST_TEST(r.config.allow_remote_clients == defaults.allow_remote_clients);
+    BOOST_TEST((r.config.mode == defaults.mode));
+
+    BOOST_TEST(parse({"--print-env-defaults"}).print_env_defaults);
 }
 
 BOOST_AUTO_TEST_CASE(the_upstream_proxy_is_chosen_once_the_upstream_is_known) {
