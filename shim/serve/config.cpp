@@ -149,7 +149,7 @@ const std::vector<Option>& options() {
          "", apply_ca},
         {"upstream-proxy", "URL",
          "forward proxy to the upstream: http://[user:password@]host:port (none: direct); without it, "
-         "https_proxy/HTTPS_PROXY or http_proxy/HTTP_PROXY, with NO_PROXY (README \"Behind a proxy\")",
+         "https_proxy/HTTPS_PROXY or http_proxy/HTTP_PROXY, with NO_PROXY (docs/serve.md \"Behind a proxy\")",
          "",
          [](ServeConfig& c, std::string_view v) {
              c.upstream_proxy_url =
@@ -237,7 +237,7 @@ const std::vector<Option>& options() {
          }},
         {"redis", "URL",
          "Redis shared by the replicas: redis://[user:password@]host:port[/db] or unix:///path[?db=N]; "
-         "the password may come from SIGMA_SHIM_REDIS_PASSWORD instead (README \"Running several "
+         "the password may come from SIGMA_SHIM_REDIS_PASSWORD instead (docs/serve.md \"Running several "
          "replicas\")",
          "",
          [](ServeConfig& c, std::string_view v) {

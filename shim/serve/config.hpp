@@ -29,7 +29,7 @@ struct UpstreamAddress {
     std::string origin; // scheme://host[:port], no trailing slash
 };
 
-// What the server does on legacy routes (see README "Migrating").
+// What the server does on legacy routes (see docs/migration.md).
 enum class Mode {
     reconstruct, // serve the reconstruction
     passthrough, // relay legacy routes to the upstream unchanged
@@ -78,7 +78,7 @@ struct ServeConfig {
     unsigned upstream_retries = 2;
     std::string record_dir; // --record: every upstream object fetched is written here
 
-    // Replicas: what several shims in front of one key share through Redis (README "Running several
+    // Replicas: what several shims in front of one key share through Redis (docs/serve.md "Running several
     // replicas").
     std::string redis_url_text;           // --redis as given (it may hold a password: never print it)
     std::optional<redis::RedisUrl> redis; // parsed from it, SIGMA_SHIM_REDIS_PASSWORD applied; none: alone
