@@ -1,5 +1,6 @@
 #include "app/serve_command.hpp"
 
+#include "app/team_access.hpp"
 #include "app/upstream_chain.hpp"
 #include "migrate/baseline_catalog.hpp"
 #include "migrate/comparison_store.hpp"
@@ -90,6 +91,11 @@ int run_serve(std::span<const std::string> args) {
         std::cerr << "sigma-shim serve: " << refused << "\n";
         return 2;
     }
+    TeamAccess team;
+    if (const auto error = team.load(config); !error.empty()) {
+        std::cerr << "sigma-shim serve: " << error << "\n";
+        return 2;
+    }
     ops::Logger log(std::cerr, config.log_level);
     ops::Metrics metrics;
     serve::register_server_metrics(metrics);
@@ -139,6 +145,8 @@ int run_serve(std::span<const std::string> args) {
         config,         log, metrics, chain->exchanger(), migration, chain->cache(), comparisons,
         server_key.key, {},  {}};
 
+    state.tls = team.tls();
+    state.client_tokens = team.client_tokens();
     if (chain->redis()) {
         state.redis_status = [&chain = *chain, url = config.redis->display()] {
             return url + " " + chain.redis_status();
@@ -160,13 +168,24 @@ int run_serve(std::span<const std::string> args) {
         return 2;
     }
     // Signals are caught before the `listening` line: whoever waits for that line may send SIGTERM at once.
+    // SIGHUP re-reads the certificate and the tokens; its wait ends when the drain begins, so that nothing
+    // is left on the io_context.
+    asio::signal_set reloads(ioc, SIGHUP);
+    std::function<void(const boost::system::error_code&, int)> on_sighup =
+        [&](const boost::system::error_code& ec, int) {
+            if (ec) return;
+            team.reload(log);
+            reloads.async_wait(on_sighup);
+        };
+    reloads.async_wait(on_sighup);
     asio::signal_set signals(ioc, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code& ec, int) {
-        if (!ec) asio::co_spawn(ioc, drain(server, state, background, *chain), asio::detached);
+        if (ec) return;
+        reloads.cancel();
+        asio::co_spawn(ioc, drain(server, state, background, *chain), asio::detached);
     });
     server.start();
-    log.write(ops::LogLevel::info, "listening",
-              {{"address", endpoint_text(bound)},
+    ops::LogFields listening{{"address", endpoint_text(bound)},
                {"upstream", config.upstream.origin},
                {"upstream_proxy",
                 config.upstream_proxy.proxy ? config.upstream_proxy.proxy->display() : std::string("none")},
@@ -176,7 +195,12 @@ int run_serve(std::span<const std::string> args) {
                {"threads", static_cast<std::int64_t>(config.threads)},
                {"mode", std::string(serve::mode_name(config.mode))},
                {"server_key", state.server_key.empty() ? std::string("none") : std::string("configured")},
-               {"server_key_source", server_key.source.empty() ? std::string("none") : server_key.source}});
+               {"server_key_source", server_key.source.empty() ? std::string("none") : server_key.source}};
+    team.describe(listening);
+    log.write(ops::LogLevel::info, "listening", listening);
+    if (team.tls() && team.tls()->certificate().expired)
+        log.write(ops::LogLevel::warn, "the TLS certificate has expired: clients that check it will refuse it",
+                  {{"tls_not_after", team.tls()->certificate().not_after}});
     // systemd (Type=notify) starts the units that wait for this one now, not when the process started.
     const auto status = "READY=1\nSTATUS=listening on " + endpoint_text(bound);
     ops::sd_notify(status);

@@ -85,12 +85,12 @@ std::string apply_public_base(ServeConfig& c, std::string_view v) {
     return {};
 }
 
-std::string apply_ca(ServeConfig& c, std::string_view v) {
+// The file is read at start-up (and again on SIGHUP); a name that cannot be read now is a bad configuration.
+std::string apply_readable_file(std::string& field, std::string_view name, std::string_view v) {
     std::error_code ec;
     std::ifstream in{std::string(v)};
-    if (!std::filesystem::is_regular_file(std::string(v), ec) || !in)
-        return bad("upstream-ca", v, "cannot read the file");
-    c.upstream_ca = v;
+    if (!std::filesystem::is_regular_file(std::string(v), ec) || !in) return bad(name, v, "cannot read the file");
+    field = v;
     return {};
 }
 
@@ -137,6 +137,18 @@ const std::vector<Option>& options() {
          [](ServeConfig& c, std::string_view v) {
              return apply_switch(c.allow_remote_clients, "allow-remote-clients", v);
          }},
+        {"tls-cert", "FILE",
+         "serve HTTPS: the PEM certificate chain (leaf first), with --tls-key; re-read on SIGHUP", "",
+         [](ServeConfig& c, std::string_view v) { return apply_readable_file(c.tls_cert, "tls-cert", v); }},
+        {"tls-key", "FILE", "the PEM private key of --tls-cert; re-read on SIGHUP", "",
+         [](ServeConfig& c, std::string_view v) { return apply_readable_file(c.tls_key, "tls-key", v); }},
+        {"client-tokens", "FILE",
+         "clients authenticate with their own token in x-apikey (lines `NAME sha256:HEX`, made by `sigma-shim "
+         "token new NAME`), which the server-side key replaces; re-read on SIGHUP",
+         "",
+         [](ServeConfig& c, std::string_view v) {
+             return apply_readable_file(c.client_tokens, "client-tokens", v);
+         }},
         {"upstream", "URL",
          "the VirusTotal API: https://host[:port], http://host[:port], demo (the bundled "
          "sample objects, no network, no key) or dir:DIR (a folder written by --record)",
@@ -146,7 +158,8 @@ const std::vector<Option>& options() {
              return parse_upstream(v, c.upstream, error) ? std::string() : bad("upstream", v, error);
          }},
         {"upstream-ca", "FILE", "PEM certificates trusted for the upstream, in addition to the system store",
-         "", apply_ca},
+         "",
+         [](ServeConfig& c, std::string_view v) { return apply_readable_file(c.upstream_ca, "upstream-ca", v); }},
         {"upstream-proxy", "URL",
          "forward proxy to the upstream: http://[user:password@]host:port (none: direct); without it, "
          "https_proxy/HTTPS_PROXY or http_proxy/HTTP_PROXY, with NO_PROXY (docs/serve.md \"Behind a proxy\")",
@@ -494,17 +507,25 @@ ConfigResult parse_serve_config(std::span<const std::string> args,
                                                up.host,
                                                up.port};
     r.config.upstream_proxy = upstream::choose_proxy(proxy_request, getenv, r.error);
+    if (r.error.empty() && r.config.tls_cert.empty() != r.config.tls_key.empty())
+        r.error = "--tls-cert and --tls-key go together: give both, or neither";
     return r;
 }
 
 std::string exposure_error(const ServeConfig& config, std::string_view key_source) {
     boost::system::error_code ec;
     const auto address = boost::asio::ip::make_address(config.listen_host, ec);
-    if (key_source.empty() || config.allow_remote_clients || (!ec && address.is_loopback())) return {};
+    if (!config.client_tokens.empty() && key_source.empty() && !config.upstream.demo)
+        return "--client-tokens needs a server-side key (--api-key-env, or the credential api-key): clients' "
+               "tokens stand in for it";
+    // With client tokens, only their holders spend the key, wherever the listener is.
+    if (key_source.empty() || config.allow_remote_clients || !config.client_tokens.empty() ||
+        (!ec && address.is_loopback()))
+        return {};
     return "refusing to listen on " + config.listen_host + " with a server-side key (" +
            std::string(key_source) +
-           "): every client that can reach it would spend that key. Listen on 127.0.0.1, or pass "
-           "--allow-remote-clients if that is meant";
+           "): every client that can reach it would spend that key. Listen on 127.0.0.1, give clients "
+           "tokens of their own (--client-tokens), or pass --allow-remote-clients if that is meant";
 }
 
 ServerKey find_server_key(const ServeConfig& config, const std::function<const char*(const char*)>& getenv) {

@@ -45,6 +45,9 @@ struct ServeConfig {
     bool allow_remote_clients =
         false; // listening beyond loopback with a server-side key is refused without it
     std::uint16_t listen_port = 8080;
+    std::string tls_cert;      // --tls-cert: serve HTTPS with this chain and --tls-key ("" : plain HTTP)
+    std::string tls_key;
+    std::string client_tokens; // --client-tokens: the tokens file ("" : clients send VirusTotal keys)
     UpstreamAddress upstream;
     std::string upstream_ca;        // extra trust anchors (PEM), added to the system store
     std::string upstream_proxy_url; // --upstream-proxy as given (it may hold a password: never print it)
@@ -128,8 +131,8 @@ struct ServerKey {
 ServerKey find_server_key(const ServeConfig& config, const std::function<const char*(const char*)>& getenv);
 
 // Why this configuration must not start, or "": a server-side key (named by `key_source`, empty when there
-// is none) spent by anyone who can reach a non-loopback listener is refused unless --allow-remote-clients
-// says it is meant.
+// is none) spent by anyone who can reach a non-loopback listener is refused unless client tokens or
+// --allow-remote-clients say who may; client tokens without a server-side key have nothing to stand in for.
 std::string exposure_error(const ServeConfig& config, std::string_view key_source);
 
 // Parses "https://host[:port]" or "http://host[:port]" (no path), "demo", or "dir:DIR".

@@ -78,7 +78,7 @@ asio::awaitable<HttpAnswer> LegacyHandler::reconstruct(const LegacyRequest& requ
     const std::string file_path = "/api/v3/files/" + id;
     std::size_t calls = 0;
     auto fetch = [&](const std::string& target) {
-        return upstream_.get(UpstreamRequest{target, request.api_key, request.request_id});
+        return upstream_.get(UpstreamRequest{target, request.api_key, request.request_id, request.client});
     };
     // The answer's X-Sigma-Shim-Cache: the worst of what the cache layers did for its fetches.
     upstream::CacheStatus worst = upstream::CacheStatus::bypass;

@@ -16,6 +16,7 @@ struct LegacyRequest {
     std::string api_key;
     std::string request_id;
     std::string target; // the request target as sent: the upstream's own legacy answer is asked for with it
+    std::string client; // the client token's name ("" without tokens): its own quota applies upstream
 };
 
 class LegacyHandler {

@@ -103,7 +103,8 @@ asio::awaitable<std::string> MigrationHandler::file_sha256(const LegacyRequest& 
     if (id.size() == 64) co_return id;
     // An MD5 or SHA-1: the File object says which SHA-256 it is. It goes through the cache, so the
     // reconstruction that may follow finds it there.
-    upstream::UpstreamRequest file_request{"/api/v3/files/" + id, request.api_key, request.request_id};
+    upstream::UpstreamRequest file_request{"/api/v3/files/" + id, request.api_key, request.request_id,
+                                           request.client};
     const auto r = co_await objects_.get(std::move(file_request));
     if (r.failure != upstream::Failure::none || r.status != 200) co_return std::string();
     json::error_code ec;
@@ -126,7 +127,8 @@ std::optional<HttpAnswer> MigrationHandler::recorded_answer(const LegacyRequest&
 }
 
 asio::awaitable<HttpAnswer> MigrationHandler::upstream_legacy_answer(const LegacyRequest& request) {
-    upstream::UpstreamRequest legacy_request{request.target, request.api_key, request.request_id};
+    upstream::UpstreamRequest legacy_request{request.target, request.api_key, request.request_id,
+                                             request.client};
     const auto r = co_await legacy_answers_.get(std::move(legacy_request));
     if (r.failure != upstream::Failure::none) co_return upstream_error(r, "legacy answer");
     HttpAnswer a;

@@ -69,16 +69,17 @@ bool idempotent(http::verb v) {
 // The client's request body, read a chunk at a time into the relay buffer as the exchange sends it on. A
 // client that waits for "100 Continue" is told to go on only when the body is wanted: after the quota let the
 // request through and the upstream took its header.
+template <class Stream>
 class ClientBody final : public upstream::BodySource {
 public:
-    ClientBody(beast::tcp_stream& client, beast::flat_buffer& client_buffer,
+    ClientBody(Stream& client, beast::flat_buffer& client_buffer,
                http::request_parser<http::buffer_body>& parser, std::span<char> buffer,
                std::chrono::milliseconds timeout, bool expects_continue)
         : client_(client), client_buffer_(client_buffer), parser_(parser), buffer_(buffer), timeout_(timeout),
           expects_continue_(expects_continue) {}
 
     asio::awaitable<std::span<const char>> next(bool& last, error_code& ec) override {
-        client_.expires_after(timeout_);
+        beast::get_lowest_layer(client_).expires_after(timeout_);
         if (std::exchange(expects_continue_, false)) {
             http::response<http::empty_body> go_on{http::status::continue_, 11};
             co_await http::async_write(client_, go_on, asio::redirect_error(asio::use_awaitable, ec));
@@ -94,7 +95,7 @@ public:
     }
 
 private:
-    beast::tcp_stream& client_;
+    Stream& client_;
     beast::flat_buffer& client_buffer_;
     http::request_parser<http::buffer_body>& parser_;
     std::span<char> buffer_;
@@ -104,7 +105,8 @@ private:
 
 } // namespace
 
-asio::awaitable<RelayOutcome> relay(beast::tcp_stream& client, beast::flat_buffer& client_buffer,
+template <class Stream>
+asio::awaitable<RelayOutcome> relay(Stream& client, beast::flat_buffer& client_buffer,
                                     http::request_parser<http::empty_body>& header,
                                     const RelayRequest& request, ServerState& state) {
     const auto& cfg = state.config;
@@ -140,11 +142,12 @@ asio::awaitable<RelayOutcome> relay(beast::tcp_stream& client, beast::flat_buffe
     // Else Beast reads the body 512 bytes at a time.
     if (has_body) client_buffer.reserve(upstream::read_buffer_bytes);
     const bool expects_continue = has_body && beast::iequals(in[http::field::expect], "100-continue");
-    ClientBody client_body(client, client_buffer, body, buf, cfg.request_timeout, expects_continue);
+    ClientBody<Stream> client_body(client, client_buffer, body, buf, cfg.request_timeout, expects_continue);
 
     // Named, not a temporary: GCC 12 mishandles temporaries inside a co_await expression.
     upstream::ExchangeRequest exchange_request{
-        &up, request.api_key, "passthrough", has_body ? &client_body : nullptr, idempotent(method), {}};
+        &up, request.api_key, "passthrough", has_body ? &client_body : nullptr, idempotent(method), {},
+        request.client};
     auto exchange = co_await state.upstream.start(std::move(exchange_request));
     out.bytes_from_client = exchange.body_bytes_sent;
     if (exchange.refused) {
@@ -204,7 +207,7 @@ asio::awaitable<RelayOutcome> relay(beast::tcp_stream& client, beast::flat_buffe
     res.body().more = body_expected;
     out.answered = true;
     out.status = status;
-    client.expires_after(cfg.request_timeout);
+    beast::get_lowest_layer(client).expires_after(cfg.request_timeout);
     out.bytes_to_client +=
         co_await http::async_write_header(client, rs, asio::redirect_error(asio::use_awaitable, ec));
     bool complete = !ec && !body_expected;
@@ -225,7 +228,7 @@ asio::awaitable<RelayOutcome> relay(beast::tcp_stream& client, beast::flat_buffe
         res.body().size = buf.size() - answer_body.get().body().size;
         res.body().more = !answer_body.is_done();
         out.bytes_to_client += res.body().size;
-        client.expires_after(cfg.request_timeout);
+        beast::get_lowest_layer(client).expires_after(cfg.request_timeout);
         co_await http::async_write(client, rs, asio::redirect_error(asio::use_awaitable, ec));
         if (ec == http::error::need_buffer) ec = {};
         if (!ec && answer_body.is_done()) {
@@ -239,5 +242,12 @@ asio::awaitable<RelayOutcome> relay(beast::tcp_stream& client, beast::flat_buffe
     out.client_reusable = complete && keep_alive;
     co_return out;
 }
+
+template asio::awaitable<RelayOutcome> relay(PlainStream&, beast::flat_buffer&,
+                                             http::request_parser<http::empty_body>&, const RelayRequest&,
+                                             ServerState&);
+template asio::awaitable<RelayOutcome> relay(TlsStream&, beast::flat_buffer&,
+                                             http::request_parser<http::empty_body>&, const RelayRequest&,
+                                             ServerState&);
 
 } // namespace shim::serve

@@ -1,11 +1,11 @@
 #pragma once
 // Relays one request to the upstream and its answer back, streaming bodies both ways.
+#include "serve/client_stream.hpp"
 #include "serve/server_state.hpp"
 #include "upstream/upstream.hpp"
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <optional>
@@ -27,11 +27,14 @@ struct RelayOutcome {
 struct RelayRequest {
     std::string api_key;
     std::string request_id;
+    std::string client; // the client token's name, for its own quota ("" without tokens)
 };
 
-// `header` holds the parsed request header; its body, if any, is still to be read from `client`.
+// `header` holds the parsed request header; its body, if any, is still to be read from `client`. Compiled
+// for PlainStream and TlsStream.
+template <class Stream>
 boost::asio::awaitable<RelayOutcome>
-relay(boost::beast::tcp_stream& client, boost::beast::flat_buffer& client_buffer,
+relay(Stream& client, boost::beast::flat_buffer& client_buffer,
       boost::beast::http::request_parser<boost::beast::http::empty_body>& header, const RelayRequest& request,
       ServerState& state);
 

@@ -1,5 +1,8 @@
 #include "serve/server.hpp"
 
+#include "net/listener_tls.hpp"
+#include "serve/client_stream.hpp"
+#include "serve/client_tokens.hpp"
 #include "serve/http_answer.hpp"
 #include "serve/migration_handler.hpp"
 #include "serve/passthrough.hpp"
@@ -16,6 +19,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <cctype>
 #include <chrono>
 
@@ -105,12 +109,14 @@ struct RequestFacts {
     std::string method;
     std::string request_id;
     std::string key;
+    std::string client; // the client token's name; "" without --client-tokens
     unsigned version = 11;
     bool accepts_gzip = false;
     bool keep_alive = true;
 };
 
-asio::awaitable<std::size_t> write_answer(beast::tcp_stream& stream, HttpAnswer& answer,
+template <class Stream>
+asio::awaitable<std::size_t> write_answer(Stream& stream, HttpAnswer& answer,
                                           const RequestFacts& facts, bool keep_alive,
                                           const ServeConfig& config, error_code& ec) {
     http::response<http::string_body> res{static_cast<http::status>(answer.status), facts.version};
@@ -129,7 +135,7 @@ asio::awaitable<std::size_t> write_answer(beast::tcp_stream& stream, HttpAnswer&
     res.set(http::field::vary, "Accept-Encoding");
     res.keep_alive(keep_alive);
     res.prepare_payload();
-    stream.expires_after(config.request_timeout);
+    beast::get_lowest_layer(stream).expires_after(config.request_timeout);
     const auto n = co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
     co_return n;
 }
@@ -140,6 +146,8 @@ void log_request(ServerState& st, const RequestFacts& facts, const std::string& 
     const std::chrono::duration<double> seconds = took;
     st.metrics.inc("sigma_shim_requests_total", {target_class, std::to_string(status)});
     st.metrics.observe("sigma_shim_request_duration_seconds", seconds.count(), {target_class});
+    if (!facts.client.empty())
+        st.metrics.inc("sigma_shim_client_requests_total", {facts.client, std::to_string(status)});
     if (!st.log.enabled(ops::LogLevel::info)) return;
     ops::LogFields fields{{"request_id", facts.request_id},
                           {"method", facts.method},
@@ -148,14 +156,34 @@ void log_request(ServerState& st, const RequestFacts& facts, const std::string& 
                           {"duration_ms", seconds.count() * 1000.0},
                           {"upstream_calls", static_cast<std::int64_t>(upstream_calls)},
                           {"key", util::key_fingerprint(facts.key)}};
+    if (!facts.client.empty()) fields.emplace_back("client", facts.client);
     if (!note.empty()) fields.emplace_back("note", note);
     st.log.write(ops::LogLevel::info, "request", fields);
 }
 
-asio::awaitable<void> serve_connection(beast::tcp_stream stream, ServerState& st) {
+// Who sent a /api/v3/ request, when clients have tokens: the token's name, or the refusal. A known token is
+// replaced by the server-side key, so nothing the client sent as x-apikey goes further.
+struct ClientCheck {
+    std::string client;
+    std::optional<HttpAnswer> refusal;
+};
+
+ClientCheck check_client(ServerState& st, std::string_view presented) {
+    const auto tokens = st.client_tokens->current();
+    if (const auto* known = tokens->find(presented)) return {known->name, std::nullopt};
+    const bool missing = presented.empty();
+    st.metrics.inc("sigma_shim_client_auth_failures_total", {missing ? "missing" : "unknown"});
+    return {{},
+            error_answer("AuthenticationRequiredError",
+                         missing ? "a client token is required: send the token you were given as x-apikey"
+                                 : "the client token in x-apikey is not known to this sigma-shim")};
+}
+
+// `buffer` may hold bytes already read (what came after a TLS handshake).
+template <class Stream>
+asio::awaitable<void> serve_connection(Stream& stream, beast::flat_buffer& buffer, ServerState& st) {
     const auto& cfg = st.config;
-    ConnectionGauge gauge(st.metrics);
-    beast::flat_buffer buffer;
+    auto& socket_stream = beast::get_lowest_layer(stream);
     error_code ec;
     for (;;) {
         // Between requests the idle deadline applies; once a request has begun, the request deadline.
@@ -165,7 +193,7 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream, ServerState& st
             // reaches a connection: it closes. In a request, only the terminal one at the drain deadline
             // does, so a request under way is finished, not dropped.
             co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
-            stream.expires_after(cfg.idle_timeout);
+            socket_stream.expires_after(cfg.idle_timeout);
             const auto n = co_await stream.async_read_some(buffer.prepare(4096),
                                                            asio::redirect_error(asio::use_awaitable, ec));
             if (ec) break;
@@ -175,7 +203,7 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream, ServerState& st
         http::request_parser<http::empty_body> parser; // a fresh parser, with its limits, for every message
         parser.header_limit(static_cast<std::uint32_t>(cfg.max_header_bytes));
         parser.body_limit(cfg.max_body_bytes);
-        stream.expires_after(cfg.request_timeout);
+        socket_stream.expires_after(cfg.request_timeout);
         const auto header_bytes = co_await http::async_read_header(
             stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
         const auto start = std::chrono::steady_clock::now();
@@ -198,6 +226,13 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream, ServerState& st
         facts.version = req.version();
         facts.accepts_gzip = util::accepts_gzip(req[http::field::accept_encoding]);
         facts.key = req["x-apikey"];
+        std::optional<HttpAnswer> unauthenticated;
+        if (st.client_tokens && req.target().starts_with("/api/v3/")) {
+            auto check = check_client(st, facts.key);
+            facts.client = std::move(check.client);
+            unauthenticated = std::move(check.refusal);
+            facts.key = st.server_key;
+        }
         if (facts.key.empty()) facts.key = st.server_key;
         bool keep_alive = req.keep_alive() && !st.draining.load();
         const auto length = parser.content_length();
@@ -209,7 +244,10 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream, ServerState& st
 
         HttpAnswer answer;
         std::string route_name(route_class_name(route.route_class));
-        if (framing_is_ambiguous(parser)) {
+        if (unauthenticated) {
+            answer = std::move(*unauthenticated);
+            if (has_body) keep_alive = false; // the body is not read
+        } else if (framing_is_ambiguous(parser)) {
             answer =
                 error_answer("InvalidArgumentError",
                              "Transfer-Encoding must end in chunked, without Content-Length, in HTTP/1.1");
@@ -223,7 +261,7 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream, ServerState& st
             answer = error_answer("InvalidArgumentError", route.error);
         } else if (route.route_class == RouteClass::shim) {
             error_code peer_ec;
-            const auto peer = stream.socket().remote_endpoint(peer_ec);
+            const auto peer = socket_stream.socket().remote_endpoint(peer_ec);
             answer = answer_shim_endpoint(route, st, !peer_ec && peer.address().is_loopback());
         } else if (needs_key && facts.key.empty()) {
             answer =
@@ -236,14 +274,14 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream, ServerState& st
                 // Arguments are named, not temporaries: GCC 12 mishandles temporaries inside a co_await
                 // expression.
                 const LegacyRequest legacy_request{route, facts.key, facts.request_id,
-                                                   std::string(req.target())};
+                                                   std::string(req.target()), facts.client};
                 const std::string mode_header(req["X-Sigma-Shim-Mode"]);
                 auto outcome = co_await st.migration.handle(legacy_request, mode_header);
                 relay_it = outcome.relay;
                 answer = std::move(outcome.answer);
             }
             if (relay_it) {
-                const RelayRequest relay_request{facts.key, facts.request_id};
+                const RelayRequest relay_request{facts.key, facts.request_id, facts.client};
                 auto outcome = co_await relay(stream, buffer, parser, relay_request, st);
                 st.metrics.inc("sigma_shim_received_bytes_total", {},
                                static_cast<double>(outcome.bytes_from_client));
@@ -278,12 +316,81 @@ asio::awaitable<void> serve_connection(beast::tcp_stream stream, ServerState& st
                     answer.upstream_calls, answer.note);
         if (ec || !keep_alive) break;
     }
-    stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+        // The shim ends the session, the peer did not: say so (close_notify), but wait only briefly for the
+        // peer's reply.
+        if (!ec) {
+            socket_stream.expires_after(std::min<Duration>(cfg.idle_timeout, std::chrono::seconds(2)));
+            co_await stream.async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
+        }
+    }
+    socket_stream.socket().shutdown(tcp::socket::shutdown_both, ec);
 }
 
-asio::awaitable<void> guarded(beast::tcp_stream stream, ServerState& st) {
+// A failed handshake is counted, and logged a line per interval at most: a peer can fail them at will.
+void handshake_failed(ServerState& st, std::string_view reason, const std::string& detail) {
+    st.metrics.inc("sigma_shim_tls_handshakes_total", {std::string(reason)});
+    std::uint64_t held_back = 0;
+    if (!st.handshake_log.allow(ops::LogThrottle::Clock::now(), held_back)) return;
+    ops::LogFields fields{{"reason", std::string(reason)},
+                          {"detail", detail},
+                          {"not_logged_since_last", static_cast<std::int64_t>(held_back)}};
+    st.log.write(ops::LogLevel::warn,
+                 reason == "plain_http" ? "a plain HTTP request came to the TLS port: closed without an answer"
+                                        : "TLS handshake failed",
+                 fields);
+}
+
+// A TLS connection: what the client sends first decides whether it is TLS at all, then the handshake, under
+// the idle deadline until the first bytes and the request deadline after, as a plain request's header is.
+asio::awaitable<void> serve_tls_connection(PlainStream& plain, ServerState& st) {
+    const auto& cfg = st.config;
+    beast::flat_buffer buffer;
+    error_code ec;
+    // Until the handshake is over, a drain closes the connection as it closes one between requests.
+    co_await asio::this_coro::reset_cancellation_state(asio::enable_total_cancellation());
+    plain.expires_after(cfg.idle_timeout);
+    std::string_view kind;
+    for (;;) {
+        const auto seen = buffer.data();
+        kind = net::classify_first_bytes(
+            std::span(static_cast<const unsigned char*>(seen.data()), seen.size()));
+        if (!kind.empty()) break;
+        const auto n =
+            co_await plain.async_read_some(buffer.prepare(512), asio::redirect_error(asio::use_awaitable, ec));
+        if (ec == beast::error::timeout) handshake_failed(st, "timeout", "no TLS ClientHello in time");
+        if (ec) co_return;
+        buffer.commit(n);
+        plain.expires_after(cfg.request_timeout);
+    }
+    if (kind != "tls") {
+        handshake_failed(st, kind == "http" ? "plain_http" : "not_tls",
+                         kind == "http" ? "use https://" : "the first bytes are not a TLS record");
+        plain.socket().shutdown(tcp::socket::shutdown_both, ec);
+        co_return;
+    }
+    const auto context = st.tls->current(); // this connection keeps it, whatever a reload brings
+    TlsStream stream(std::move(plain), *context);
+    const auto used = co_await stream.async_handshake(asio::ssl::stream_base::server, buffer.data(),
+                                                      asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+        handshake_failed(st, ec == beast::error::timeout ? "timeout" : "failed", ec.message());
+        co_return;
+    }
+    st.metrics.inc("sigma_shim_tls_handshakes_total", {"ok"});
+    buffer.consume(used);
+    co_await asio::this_coro::reset_cancellation_state();
+    co_await serve_connection(stream, buffer, st);
+}
+
+asio::awaitable<void> guarded(PlainStream stream, ServerState& st) {
+    ConnectionGauge gauge(st.metrics);
     try {
-        co_await serve_connection(std::move(stream), st);
+        beast::flat_buffer buffer;
+        if (st.tls)
+            co_await serve_tls_connection(stream, st);
+        else
+            co_await serve_connection(stream, buffer, st);
     } catch (const boost::system::system_error& e) {
         // At the drain deadline every wait of a connection is cancelled, and the coroutine unwinds from
         // where it was by this exception.

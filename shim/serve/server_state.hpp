@@ -1,6 +1,7 @@
 #pragma once
 // What every connection shares: configuration, the upstream chain, logs, metrics and the drain flag.
 #include "ops/log.hpp"
+#include "ops/log_throttle.hpp"
 #include "ops/metrics.hpp"
 #include "serve/config.hpp"
 
@@ -11,6 +12,10 @@
 namespace shim::upstream {
 class Exchanger;
 } // namespace shim::upstream
+
+namespace shim::net {
+class ListenerTls;
+} // namespace shim::net
 
 namespace shim::economy {
 class ByteLru;
@@ -23,6 +28,7 @@ class ComparisonStore;
 namespace shim::serve {
 
 class MigrationHandler;
+class ClientTokenFile;
 
 struct ServerState {
     const ServeConfig& config;
@@ -38,6 +44,9 @@ struct ServerState {
     // The Redis the replicas share, for readyz: "URL up|down|unknown" (no password), or "" without one. Asked
     // of whoever owns the client, since the server knows routes and bytes, not Redis. Any thread.
     std::function<std::string()> redis_status = {};
+    const net::ListenerTls* tls = nullptr;              // --tls-cert: every connection speaks TLS
+    const ClientTokenFile* client_tokens = nullptr;     // --client-tokens: /api/v3/ needs a client's token
+    ops::LogThrottle handshake_log{std::chrono::seconds(10)}; // failed handshakes are the peer's to repeat
 };
 
 // Registers every metric the server writes, so /_shim/metrics lists them from the start.

@@ -65,6 +65,12 @@ void register_server_metrics(ops::Metrics& m) {
                   {"key", "window"});
     m.add_counter("sigma_shim_received_bytes_total", "Bytes received from clients (headers and bodies)", {});
     m.add_counter("sigma_shim_sent_bytes_total", "Bytes sent to clients (headers and bodies)", {});
+    m.add_counter("sigma_shim_tls_handshakes_total",
+                  "TLS connections by how their start went: ok, failed, timeout, plain_http, not_tls", {"result"});
+    m.add_counter("sigma_shim_client_requests_total", "Requests answered, by client token name and status",
+                  {"client", "status"});
+    m.add_counter("sigma_shim_client_auth_failures_total",
+                  "/api/v3/ requests refused for want of a known client token: missing or unknown", {"reason"});
 }
 
 HttpAnswer cache_report(const economy::ByteLru& cache) {

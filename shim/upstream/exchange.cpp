@@ -102,7 +102,7 @@ void Exchange::finish(const std::string& status) {
 asio::awaitable<Exchange> Exchanger::start(ExchangeRequest request) {
     Exchange out;
     if (quota_) {
-        if (auto refused = co_await quota_->admit(request.api_key)) {
+        if (auto refused = co_await quota_->admit(request.api_key, request.client)) {
             out.refused = std::move(refused);
             co_return out;
         }

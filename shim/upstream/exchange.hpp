@@ -35,7 +35,9 @@ class QuotaGate {
 public:
     virtual ~QuotaGate() = default;
     // Takes one request of the key's quota, maybe after a wait; the local refusal when there is none left.
-    virtual boost::asio::awaitable<std::optional<UpstreamResponse>> admit(const std::string& api_key) = 0;
+    // `client` names the client token the request came with ("" : none), whose own limit applies too.
+    virtual boost::asio::awaitable<std::optional<UpstreamResponse>> admit(const std::string& api_key,
+                                                                          const std::string& client) = 0;
     // What an upstream answer says of the quota (a 429 with its Retry-After).
     virtual boost::asio::awaitable<void> observe(const std::string& api_key, unsigned status,
                                                  const std::string& retry_after) = 0;
@@ -61,6 +63,7 @@ struct ExchangeRequest {
     // Set: one deadline for the whole exchange. Unset: the upstream timeout for each step (connecting,
     // writing the header, each body chunk, reading the answer's header).
     std::optional<SteadyClock::time_point> deadline;
+    std::string client; // the client token's name: its own quota applies within the key's ("" : none)
 };
 
 // Counts and times one exchange in the upstream metrics; the in-flight gauge moves with its life.

@@ -38,7 +38,8 @@ asio::awaitable<UpstreamResponse> HttpUpstream::get(UpstreamRequest request) {
 
     const auto deadline = SteadyClock::now() + options_.timeout;
     // Named, not a temporary: GCC 12 mishandles temporaries inside a co_await expression.
-    ExchangeRequest exchange_request{&req, request.api_key, "reconstruct", nullptr, true, deadline};
+    ExchangeRequest exchange_request{&req,    request.api_key, "reconstruct", nullptr,
+                                     true,    deadline,        request.client};
     auto exchange = co_await exchanger_.start(std::move(exchange_request));
     if (exchange.refused) co_return std::move(*exchange.refused);
     if (!exchange.answer)

@@ -44,7 +44,8 @@ asio::awaitable<SharedQuotaAnswer> QuotaGuard::decide(const std::string& book_ke
     co_return SharedQuotaAnswer{std::move(decision), book_.remaining(book_key, steady, wall)};
 }
 
-asio::awaitable<std::optional<UpstreamResponse>> QuotaGuard::admit(const std::string& api_key) {
+asio::awaitable<std::optional<UpstreamResponse>> QuotaGuard::admit(const std::string& api_key,
+                                                                  const std::string& client) {
     const std::string book_key = util::key_digest(api_key);
     std::chrono::milliseconds waited{0};
     for (;;) {

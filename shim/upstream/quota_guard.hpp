@@ -42,7 +42,8 @@ public:
     // refused, whose Retry-After is the book's exact wait rounded up to whole seconds (a client that waits
     // that long is admitted, unless other requests took the room first). Every request to VirusTotal counts,
     // pass-through too.
-    boost::asio::awaitable<std::optional<UpstreamResponse>> admit(const std::string& api_key) override;
+    boost::asio::awaitable<std::optional<UpstreamResponse>> admit(const std::string& api_key,
+                                                                  const std::string& client) override;
     // What an upstream answer says of the quota: a 429 marks the key exhausted until its Retry-After, or for
     // the length of the minute window without one.
     boost::asio::awaitable<void> observe(const std::string& api_key, unsigned status,

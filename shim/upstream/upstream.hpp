@@ -13,6 +13,7 @@ struct UpstreamRequest {
     std::string target;     // origin-form: /api/v3/files/{id}?...
     std::string api_key;    // sent as x-apikey; never logged
     std::string request_id; // sent as X-Request-Id
+    std::string client;     // the client token's name, for that client's own quota ("" without tokens)
 };
 
 // What the cache layers did for an answer, best first: a reconstruction reports the worst of its fetches.

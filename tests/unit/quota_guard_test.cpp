@@ -30,7 +30,7 @@ class Guarded final : public shim::upstream::Upstream {
 public:
     Guarded(shim::upstream::Upstream& next, shim::upstream::QuotaGate& gate) : next_(next), gate_(gate) {}
     boost::asio::awaitable<UpstreamResponse> get(shim::upstream::UpstreamRequest request) override {
-        if (auto refused = co_await gate_.admit(request.api_key)) co_return std::move(*refused);
+        if (auto refused = co_await gate_.admit(request.api_key, request.client)) co_return std::move(*refused);
         auto response = co_await next_.get(request);
         co_await gate_.observe(request.api_key, response.status, response.retry_after);
         co_return response;
@@ -312,9 +312,10 @@ BOOST_AUTO_TEST_CASE(an_upstream_retry_after_date_is_read_against_the_wall_clock
 }
 
 BOOST_AUTO_TEST_CASE(admit_and_observe_serve_pass_through_alone) {
+    const std::string no_client;
     Rig rig(QuotaOptions{.per_minute = 1});
     const auto admit = [&](const std::string& key) {
-        return test_support::run_to_end(rig.ioc, rig.guard.admit(key));
+        return test_support::run_to_end(rig.ioc, rig.guard.admit(key, no_client));
     };
     BOOST_TEST(!admit(key_a));
     const auto refused = admit(key_a);
