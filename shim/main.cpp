@@ -4,6 +4,7 @@
 #include "app/compare_reconstructor.hpp"
 #include "app/serve_command.hpp"
 #include "cli/routes_command.hpp"
+#include "cli/token_command.hpp"
 
 #include <iostream>
 #include <string>
@@ -21,6 +22,7 @@ commands:
   compare     compare recorded legacy answers with reconstructions: exact, compatible or different,
               as text, JSON or HTML (sigma-shim compare --help)
   routes      list the legacy routes serve answers, one per line, or as JSON with --json
+  token new NAME   make a client token for serve --client-tokens
 
 options:
   -h, --help  this text
@@ -48,6 +50,7 @@ int main(int argc, char** argv) {
     if (command == "convert") return shim::cli::run_convert(rest, {std::cout, std::cerr, nullptr});
     if (command == "serve") return shim::app::run_serve(rest);
     if (command == "routes") return shim::cli::run_routes(rest, {std::cout, std::cerr, nullptr});
+    if (command == "token") return shim::cli::run_token(rest, std::cout, std::cerr);
     if (command == "compare")
         return shim::cli::run_compare(rest, {std::cout, std::cerr, nullptr},
                                       shim::app::make_compare_reconstructor);
