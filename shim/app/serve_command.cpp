@@ -125,7 +125,13 @@ int run_serve(std::span<const std::string> args) {
     std::unique_ptr<UpstreamChain> chain;
     std::unique_ptr<migrate::BaselineCatalog> baseline;
     try {
-        chain = std::make_unique<UpstreamChain>(ioc, config, metrics, log);
+        std::function<unsigned(const std::string&)> client_limit;
+        if (const auto* tokens = team.client_tokens()) {
+            client_limit = [tokens](const std::string& client) {
+                return tokens->current()->quota_per_minute(client);
+            };
+        }
+        chain = std::make_unique<UpstreamChain>(ioc, config, metrics, log, std::move(client_limit));
         if (!config.baseline_dir.empty())
             baseline = std::make_unique<migrate::BaselineCatalog>(config.baseline_dir);
     } catch (const std::exception& e) {

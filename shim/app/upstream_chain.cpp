@@ -115,7 +115,7 @@ struct UpstreamChain::Layers {
 };
 
 UpstreamChain::UpstreamChain(boost::asio::io_context& ioc, serve::ServeConfig& config, ops::Metrics& metrics,
-                             ops::Logger& log)
+                             ops::Logger& log, std::function<unsigned(const std::string&)> client_limit)
     : layers_(std::make_unique<Layers>()) {
     auto& l = *layers_;
     if (config.upstream.demo) {
@@ -149,7 +149,8 @@ UpstreamChain::UpstreamChain(boost::asio::io_context& ioc, serve::ServeConfig& c
         l.ledger.emplace(*l.redis);
     }
     l.quota.emplace(upstream::QuotaOptions{config.quota_per_minute, config.quota_per_day,
-                                           config.quota_per_month, config.quota_wait, config.replicas},
+                                           config.quota_per_month, config.quota_wait, config.replicas,
+                                           std::move(client_limit)},
                     l.clock, metrics, l.ledger ? &*l.ledger : nullptr);
     l.exchanger.emplace(*l.pool, &*l.quota, metrics, upstream::ExchangeOptions{config.upstream_timeout});
     l.client.emplace(*l.exchanger,

@@ -13,6 +13,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -36,8 +37,9 @@ class UpstreamChain {
 public:
     // May set config.upstream's host and port (demo and dir: listen on a loopback port of `ioc`). Throws
     // std::runtime_error with a one-line message for the user when the upstream cannot be set up.
+    // `client_limit` gives a client token's own quota-per-minute (see upstream::QuotaOptions).
     UpstreamChain(boost::asio::io_context& ioc, serve::ServeConfig& config, ops::Metrics& metrics,
-                  ops::Logger& log);
+                  ops::Logger& log, std::function<unsigned(const std::string&)> client_limit = {});
     ~UpstreamChain();
     UpstreamChain(const UpstreamChain&) = delete;
     UpstreamChain& operator=(const UpstreamChain&) = delete;

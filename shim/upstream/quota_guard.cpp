@@ -12,6 +12,31 @@ namespace shim::upstream {
 
 namespace asio = boost::asio;
 
+namespace {
+
+// The local 429. Retry-After is the exact wait rounded up, so a client that waits the whole seconds is
+// admitted.
+UpstreamResponse refusal(const std::string& message, std::chrono::milliseconds wait) {
+    UpstreamResponse refused;
+    refused.status = 429;
+    refused.content_type = "application/json";
+    refused.body = sigma_analysis::error_body("QuotaExceededError", message);
+    const auto seconds = std::chrono::ceil<std::chrono::seconds>(wait).count();
+    refused.retry_after = std::to_string(std::max<long long>(1, seconds));
+    refused.cache = CacheStatus::bypass;
+    refused.local = true;
+    return refused;
+}
+
+// A real timer, whatever the clock (see QuotaOptions::wait).
+asio::awaitable<void> pause_for(std::chrono::milliseconds wait) {
+    asio::steady_timer pause(co_await asio::this_coro::executor, wait);
+    boost::system::error_code ec;
+    co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+}
+
+} // namespace
+
 QuotaGuard::QuotaGuard(QuotaOptions options, const Clock& clock, ops::Metrics& metrics, SharedQuota* shared)
     : options_(options), clock_(clock), metrics_(metrics), shared_(shared),
       book_(replica_share(economy::QuotaLimits{options.per_minute, options.per_day, options.per_month},
@@ -48,28 +73,29 @@ asio::awaitable<std::optional<UpstreamResponse>> QuotaGuard::admit(const std::st
                                                                   const std::string& client) {
     const std::string book_key = util::key_digest(api_key);
     std::chrono::milliseconds waited{0};
+    const unsigned client_per_minute = client.empty() || !options_.client_limit ? 0 : options_.client_limit(client);
+    while (client_per_minute > 0) {
+        const auto wait = clients_.take(client, client_per_minute, clock_.steady_now());
+        if (!wait) break;
+        if (waited + *wait > options_.wait) {
+            metrics_.inc("sigma_shim_quota_rejections_total", {book_key.substr(0, 12), "client_minute"});
+            co_return refusal("client " + client + "'s quota-per-minute (" + std::to_string(client_per_minute) +
+                                  ") is used up (sigma-shim)",
+                              *wait);
+        }
+        co_await pause_for(*wait);
+        waited += *wait;
+    }
     for (;;) {
         const auto [decision, left] = co_await decide(book_key);
         publish(book_key, left);
         if (decision.allowed) co_return std::nullopt;
         if (waited + decision.wait > options_.wait) {
-            UpstreamResponse refused;
-            refused.status = 429;
-            refused.content_type = "application/json";
-            refused.body = sigma_analysis::error_body("QuotaExceededError",
-                                                      "the " + decision.window +
-                                                          " quota of this API key is used up (sigma-shim)");
-            // Rounded up: the wait is exact, so a client that waits the whole seconds is admitted.
-            const auto seconds = std::chrono::ceil<std::chrono::seconds>(decision.wait).count();
-            refused.retry_after = std::to_string(std::max<long long>(1, seconds));
-            refused.cache = CacheStatus::bypass;
-            refused.local = true;
             metrics_.inc("sigma_shim_quota_rejections_total", {book_key.substr(0, 12), decision.window});
-            co_return refused;
+            co_return refusal("the " + decision.window + " quota of this API key is used up (sigma-shim)",
+                              decision.wait);
         }
-        asio::steady_timer pause(co_await asio::this_coro::executor, decision.wait);
-        boost::system::error_code ec;
-        co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        co_await pause_for(decision.wait);
         waited += decision.wait;
     }
 }

@@ -12,11 +12,13 @@
 // share in that window.
 #include "economy/quota_book.hpp"
 #include "ops/metrics.hpp"
+#include "upstream/client_quota.hpp"
 #include "upstream/clock.hpp"
 #include "upstream/exchange.hpp"
 #include "upstream/shared_quota.hpp"
 
 #include <chrono>
+#include <functional>
 #include <optional>
 
 namespace shim::upstream {
@@ -30,6 +32,9 @@ struct QuotaOptions {
     std::chrono::milliseconds wait{0};
     // How many replicas spend the key: without an answer from the shared ledger, each keeps to its share.
     unsigned replicas = 1;
+    // A client's own upstream requests per minute (0: none beyond the key's), asked at each request so that a
+    // reloaded limit applies at once. Unset: clients have no limits of their own.
+    std::function<unsigned(const std::string& client)> client_limit = {};
 };
 
 class QuotaGuard final : public QuotaGate {
@@ -41,7 +46,8 @@ public:
     // Takes one request of `api_key`'s quota, waiting within QuotaOptions::wait; the local 429 answer when
     // refused, whose Retry-After is the book's exact wait rounded up to whole seconds (a client that waits
     // that long is admitted, unless other requests took the room first). Every request to VirusTotal counts,
-    // pass-through too.
+    // pass-through too. A client with a limit of its own (QuotaOptions::client_limit) is held to it first:
+    // a request refused for the client's limit spends nothing of the key's.
     boost::asio::awaitable<std::optional<UpstreamResponse>> admit(const std::string& api_key,
                                                                   const std::string& client) override;
     // What an upstream answer says of the quota: a 429 marks the key exhausted until its Retry-After, or for
@@ -59,6 +65,7 @@ private:
     ops::Metrics& metrics_;
     SharedQuota* shared_;
     economy::QuotaBook book_; // this replica's share of the limits
+    ClientQuota clients_;     // each client's own minute, taken before the key's
 };
 
 } // namespace shim::upstream
