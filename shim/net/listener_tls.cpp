@@ -41,11 +41,25 @@ std::string reason_of(const error_code& ec) {
     return ec.message();
 }
 
+// OpenSSL's packed code of an error Asio reported in its SSL category; 0 for any other error.
+unsigned long openssl_code(const error_code& ec) {
+    if (ec.category() != boost::asio::error::get_ssl_category()) return 0;
+    return static_cast<unsigned long>(static_cast<unsigned int>(ec.value()));
+}
+
 bool is_key_mismatch(const error_code& ec) {
-    if (ec.category() != boost::asio::error::get_ssl_category()) return false;
-    const auto e = static_cast<unsigned long>(static_cast<unsigned int>(ec.value()));
+    const auto e = openssl_code(ec);
     return ERR_GET_LIB(e) == ERR_LIB_X509 &&
            (ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH || ERR_GET_REASON(e) == X509_R_KEY_TYPE_MISMATCH);
+}
+
+// OpenSSL 3 says only "unsupported" when no decoder made a key of the file's contents, which reads as if the
+// key's algorithm were the trouble; it is more often that the file holds no private key at all.
+std::string key_read_reason(const error_code& ec) {
+    const auto e = openssl_code(ec);
+    const bool undecodable = ERR_GET_LIB(e) == ERR_LIB_OSSL_DECODER && ERR_GET_REASON(e) == ERR_R_UNSUPPORTED;
+    const auto reason = reason_of(ec);
+    return undecodable ? "no private key OpenSSL can decode in it (" + reason + ")" : reason;
 }
 
 // The listener speaks HTTP/1.1 only: a client that asks for other protocols alone must not be served
@@ -134,7 +148,7 @@ std::shared_ptr<ssl::context> make_listener_tls(const std::string& cert_file, co
     };
     context->use_private_key_file(key_file, ssl::context::pem, ec);
     if (ec && is_key_mismatch(ec)) throw mismatch(reason_of(ec));
-    if (ec) throw std::runtime_error("cannot read the TLS key " + key_file + ": " + reason_of(ec));
+    if (ec) throw std::runtime_error("cannot read the TLS key " + key_file + ": " + key_read_reason(ec));
     // A key of another algorithm than the leaf's loads into a slot of its own; the leaf is then left keyless.
     if (SSL_CTX_get0_certificate(ctx) != leaf) {
         ERR_clear_error();

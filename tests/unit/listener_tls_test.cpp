@@ -346,8 +346,10 @@ BOOST_AUTO_TEST_CASE(garbage_is_refused) {
     for (const auto& [cert, key, expected] : std::vector<std::tuple<std::string, std::string, std::string>>{
              {garbage, key_file, "cannot read the TLS certificate chain " + garbage + ": "},
              {broken, key_file, "cannot read the TLS certificate chain " + broken + ": "},
-             {chain_file, garbage, "cannot read the TLS key " + garbage + ": "},
-             {chain_file, broken_key_file, "cannot read the TLS key " + broken_key_file + ": "},
+             {chain_file, garbage,
+              "cannot read the TLS key " + garbage + ": no private key OpenSSL can decode in it"},
+             {chain_file, broken_key_file,
+              "cannot read the TLS key " + broken_key_file + ": no private key OpenSSL can decode in it"},
          }) {
         const auto error = load_error(cert, key);
         BOOST_TEST(has(error, expected), error);
