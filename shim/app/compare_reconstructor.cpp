@@ -62,7 +62,7 @@ public:
             HttpAnswer refused = error_answer("InvalidArgumentError", "not a legacy Sigma route");
             return comparable(refused);
         }
-        LegacyRequest request{std::move(route), key_, util::new_request_id(), std::string(target)};
+        LegacyRequest request{std::move(route), key_, util::new_request_id(), std::string(target), {}};
         const HttpAnswer answer =
             asio::co_spawn(ioc_, handle(chain_->legacy(), std::move(request)), asio::use_future).get();
         return comparable(answer);

@@ -14,6 +14,8 @@ void add_certificate(ops::LogFields& fields, const net::ListenerCertificate& cer
 } // namespace
 
 std::string TeamAccess::load(const serve::ServeConfig& config) {
+    if (config.tls_cert.empty() != config.tls_key.empty())
+        return "--tls-cert and --tls-key go together: give both, or neither";
     if (!config.tls_cert.empty()) {
         try {
             tls_ = std::make_unique<net::ListenerTls>(config.tls_cert, config.tls_key);

@@ -507,8 +507,6 @@ ConfigResult parse_serve_config(std::span<const std::string> args,
                                                up.host,
                                                up.port};
     r.config.upstream_proxy = upstream::choose_proxy(proxy_request, getenv, r.error);
-    if (r.error.empty() && r.config.tls_cert.empty() != r.config.tls_key.empty())
-        r.error = "--tls-cert and --tls-key go together: give both, or neither";
     return r;
 }
 

@@ -210,7 +210,7 @@ asio::awaitable<void> serve_connection(Stream& stream, beast::flat_buffer& buffe
         st.metrics.inc("sigma_shim_received_bytes_total", {}, static_cast<double>(header_bytes));
         if (ec) {
             if (auto answer = answer_for_read_error(ec)) {
-                RequestFacts facts{"-", util::new_request_id(), {}, 11, false, false};
+                RequestFacts facts{"-", util::new_request_id(), {}, {}, 11, false, false};
                 const auto sent = co_await write_answer(stream, *answer, facts, false, cfg, ec);
                 st.metrics.inc("sigma_shim_sent_bytes_total", {}, static_cast<double>(sent));
                 log_request(st, facts, "invalid", answer->status, std::chrono::steady_clock::now() - start, 0,

@@ -203,7 +203,7 @@ BOOST_AUTO_TEST_CASE(two_replicas_share_an_object_through_redis) {
     shim::upstream::SharedUpstream replica_a(upstream, *a.store, options, a.metrics);
     options.owner = "b";
     shim::upstream::SharedUpstream replica_b(upstream, *b.store, options, b.metrics);
-    const shim::upstream::UpstreamRequest request{target, key, "r1"};
+    const shim::upstream::UpstreamRequest request{target, key, "r1", {}};
     run({&a, &b}, [&]() -> asio::awaitable<void> {
         const auto first = co_await replica_a.get(request);
         BOOST_TEST(first.status == 200u);

@@ -39,7 +39,7 @@ struct Rig {
         shim::serve::register_server_metrics(metrics);
     }
     UpstreamResponse get(const std::string& target, const std::string& key = key_a) {
-        return test_support::run_to_end(ioc, cache.get({target, key, "request-id"}));
+        return test_support::run_to_end(ioc, cache.get({target, key, "request-id", {}}));
     }
     double cache_requests(const std::string& kind, const std::string& result) const {
         return test_support::metric_value(metrics, "sigma_shim_cache_requests_total{kind=\"" + kind +

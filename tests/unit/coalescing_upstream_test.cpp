@@ -27,7 +27,7 @@ struct Rig {
     Rig() : throwing(fake), layer(throwing, metrics) { shim::serve::register_server_metrics(metrics); }
     std::shared_ptr<test_support::Outcome> start(const std::string& t, const std::string& key = "key-A",
                                                  boost::asio::cancellation_slot slot = {}) {
-        return test_support::start(ioc, layer.get({t, key, "request-id"}), slot);
+        return test_support::start(ioc, layer.get({t, key, "request-id", {}}), slot);
     }
     double coalesced() const {
         return test_support::metric_value(metrics, "sigma_shim_coalesced_requests_total");

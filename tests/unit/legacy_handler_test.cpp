@@ -115,7 +115,7 @@ struct Bench {
     }
 
     static shim::serve::LegacyRequest request(const std::string& target) {
-        return {shim::serve::route_request("GET", target), "test-key", "req-1", target};
+        return {shim::serve::route_request("GET", target), "test-key", "req-1", target, {}};
     }
     boost::asio::awaitable<HttpAnswer> answer(shim::serve::LegacyRequest request) {
         co_return co_await handler.handle(request);

@@ -123,7 +123,7 @@ struct Rig {
         co_return co_await migration().handle(request, mode_header);
     }
     static shim::serve::LegacyRequest request(const std::string& target) {
-        return {shim::serve::route_request("GET", target), "test-key", "req-1", target};
+        return {shim::serve::route_request("GET", target), "test-key", "req-1", target, {}};
     }
     // Runs the request and everything it started (the background comparison too) to the end.
     MigrationOutcome get(const std::string& target, const std::string& mode_header = {}) {

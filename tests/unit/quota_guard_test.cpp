@@ -87,7 +87,7 @@ struct Rig {
         fake.always("/api/v3/files/b", json_answer(200, "{}"));
     }
     UpstreamResponse get(const std::string& key, const std::string& target = "/api/v3/files/a") {
-        return test_support::run_to_end(ioc, layer.get({target, key, "request-id"}));
+        return test_support::run_to_end(ioc, layer.get({target, key, "request-id", {}}));
     }
 
     boost::asio::io_context ioc;
@@ -187,7 +187,7 @@ BOOST_AUTO_TEST_CASE(a_wait_shorter_than_the_next_free_request_is_refused_at_onc
     Rig rig(QuotaOptions{.per_minute = 4, .wait = 500ms});
     for (int i = 0; i < 4; ++i)
         BOOST_TEST(rig.get(key_a).status == 200u);
-    const auto fifth = test_support::start(rig.ioc, rig.layer.get({"/api/v3/files/a", key_a, "request-id"}));
+    const auto fifth = test_support::start(rig.ioc, rig.layer.get({"/api/v3/files/a", key_a, "request-id", {}}));
     test_support::run_ready(rig.ioc);
     BOOST_REQUIRE(fifth->done);
     BOOST_TEST(refused_for(test_support::answer_of(*fifth), "minute") == 60);

@@ -53,7 +53,7 @@ struct Rig {
             std::make_unique<shim::upstream::RecordingUpstream>(fake, (dir.path / "recorded").string(), log);
     }
     UpstreamResponse get(const std::string& target) {
-        return test_support::run_to_end(ioc, layer->get({target, api_key, "request-id"}));
+        return test_support::run_to_end(ioc, layer->get({target, api_key, "request-id", {}}));
     }
     fs::path folder() const { return dir.path / "recorded"; }
 
@@ -128,7 +128,7 @@ BOOST_AUTO_TEST_CASE(concurrent_fetches_of_one_object_leave_one_whole_file) {
     std::vector<std::shared_ptr<test_support::Outcome>> outcomes;
     for (int i = 0; i < 4; ++i)
         outcomes.push_back(
-            test_support::start(rig.ioc, rig.layer->get({"/api/v3/files/same", api_key, "id"})));
+            test_support::start(rig.ioc, rig.layer->get({"/api/v3/files/same", api_key, "id", {}})));
     test_support::run_ready(rig.ioc);
     BOOST_TEST(rig.fake.waiting() == 4u);
     rig.fake.release();

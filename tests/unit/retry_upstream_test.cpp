@@ -21,7 +21,7 @@ struct Rig {
         shim::serve::register_server_metrics(metrics);
     }
     UpstreamResponse get(const std::string& target) {
-        return test_support::run_to_end(ioc, layer.get({target, "key-A", "request-id"}));
+        return test_support::run_to_end(ioc, layer.get({target, "key-A", "request-id", {}}));
     }
     double retries() const {
         return test_support::metric_value(metrics, "sigma_shim_upstream_retries_total");

@@ -70,6 +70,12 @@ const std::vector<FlagCase>& flag_cases() {
          }},
         {"upstream-ca", ts::source_dir() + "/README.md",
          [](const ServeConfig& c) { return c.upstream_ca == ts::source_dir() + "/README.md"; }},
+        {"tls-cert", ts::source_dir() + "/README.md",
+         [](const ServeConfig& c) { return c.tls_cert == ts::source_dir() + "/README.md"; }},
+        {"tls-key", ts::source_dir() + "/README.md",
+         [](const ServeConfig& c) { return c.tls_key == ts::source_dir() + "/README.md"; }},
+        {"client-tokens", ts::source_dir() + "/README.md",
+         [](const ServeConfig& c) { return c.client_tokens == ts::source_dir() + "/README.md"; }},
         {"upstream-proxy", "http://ops:s%3Acret@proxy.corp:3128",
          [](const ServeConfig& c) {
              // Parsed once the upstream is known (an in-process one is never proxied).
@@ -468,7 +474,7 @@ BOOST_AUTO_TEST_CASE(usage_names_every_flag_and_variable) {
     std::vector<std::string> flags;
     for (const auto& f : flag_cases())
         flags.push_back(f.flag);
-    BOOST_TEST(flags.size() == 44u);
+    BOOST_TEST(flags.size() == 47u);
     for (const auto& flag : flags) {
         BOOST_TEST(contains(usage, "--" + flag + " "), flag);
         BOOST_TEST(contains(usage, env_name(flag)), env_name(flag));
@@ -505,6 +511,15 @@ BOOST_AUTO_TEST_CASE(a_server_side_key_stays_on_loopback_unless_allowed) {
         c.allow_remote_clients = true;
         BOOST_TEST(exposure_error(c, "VT_API_KEY").empty(), listen);
     }
+}
+
+BOOST_AUTO_TEST_CASE(client_tokens_let_a_server_side_key_listen_anywhere_and_need_one) {
+    using shim::serve::exposure_error;
+    auto c = parse({"--listen", "0.0.0.0:8443", "--client-tokens", ts::source_dir() + "/README.md"}).config;
+    BOOST_TEST(exposure_error(c, "VT_API_KEY").empty()); // only token holders spend the key
+    BOOST_TEST(contains(exposure_error(c, ""), "--client-tokens needs a server-side key"));
+    c.upstream.demo = true; // the demo upstream needs no key
+    BOOST_TEST(exposure_error(c, "").empty());
 }
 
 namespace {

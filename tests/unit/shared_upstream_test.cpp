@@ -84,7 +84,7 @@ struct Rig {
         return std::make_unique<shim::upstream::SharedUpstream>(upstream, store, options, metrics);
     }
     asio::awaitable<UpstreamResponse> get(const std::unique_ptr<shim::upstream::SharedUpstream>& layer) {
-        return layer->get(UpstreamRequest{file_target, key, "rid"});
+        return layer->get(UpstreamRequest{file_target, key, "rid", {}});
     }
 
     asio::io_context ioc;
