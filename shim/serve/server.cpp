@@ -225,22 +225,22 @@ asio::awaitable<void> serve_connection(Stream& stream, beast::flat_buffer& buffe
         facts.request_id = request_id_of(req["X-Request-Id"]);
         facts.version = req.version();
         facts.accepts_gzip = util::accepts_gzip(req[http::field::accept_encoding]);
+        bool keep_alive = req.keep_alive() && !st.draining.load();
+        const auto length = parser.content_length();
+        const bool has_body = length ? *length > 0 : parser.chunked();
+        const Route route = route_request(req.method_string(), req.target());
+        const bool goes_upstream =
+            route.route_class == RouteClass::legacy || route.route_class == RouteClass::passthrough;
+        const bool needs_key = goes_upstream && !cfg.upstream.demo;
         facts.key = req["x-apikey"];
         std::optional<HttpAnswer> unauthenticated;
-        if (st.client_tokens && req.target().starts_with("/api/v3/")) {
+        if (st.client_tokens && (goes_upstream || req.target().starts_with("/api/v3/"))) {
             auto check = check_client(st, facts.key);
             facts.client = std::move(check.client);
             unauthenticated = std::move(check.refusal);
             facts.key = st.server_key;
         }
         if (facts.key.empty()) facts.key = st.server_key;
-        bool keep_alive = req.keep_alive() && !st.draining.load();
-        const auto length = parser.content_length();
-        const bool has_body = length ? *length > 0 : parser.chunked();
-        const Route route = route_request(req.method_string(), req.target());
-        const bool needs_key =
-            (route.route_class == RouteClass::legacy || route.route_class == RouteClass::passthrough) &&
-            !cfg.upstream.demo;
 
         HttpAnswer answer;
         std::string route_name(route_class_name(route.route_class));
@@ -371,6 +371,7 @@ asio::awaitable<void> serve_tls_connection(PlainStream& plain, ServerState& st) 
     }
     const auto context = st.tls->current(); // this connection keeps it, whatever a reload brings
     TlsStream stream(std::move(plain), *context);
+    beast::get_lowest_layer(stream).expires_after(cfg.request_timeout);
     const auto used = co_await stream.async_handshake(asio::ssl::stream_base::server, buffer.data(),
                                                       asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
