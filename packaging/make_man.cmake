@@ -34,3 +34,4 @@ make_page(sigma-shim-serve "serve --help" "the proxy: legacy Sigma routes rebuil
 make_page(sigma-shim-convert "convert --help" "rebuild a legacy Sigma answer from File and behaviour JSON files")
 make_page(sigma-shim-compare "compare --help" "compare recorded legacy Sigma answers with reconstructions")
 make_page(sigma-shim-routes "routes --help" "list the legacy routes sigma-shim serve answers")
+make_page(sigma-shim-token "token --help" "make a client token for sigma-shim serve --client-tokens")

@@ -21,7 +21,8 @@ add_custom_command(
     COMMAND $<TARGET_FILE:sigma-shim> serve --print-env-defaults > ${generated}/default/sigma-shim
     DEPENDS sigma-shim
     COMMENT "Writing /etc/default/sigma-shim from the flag table")
-set(man_pages sigma-shim sigma-shim-serve sigma-shim-convert sigma-shim-compare sigma-shim-routes)
+set(man_pages sigma-shim sigma-shim-serve sigma-shim-convert sigma-shim-compare sigma-shim-routes
+              sigma-shim-token)
 list(TRANSFORM man_pages PREPEND ${generated}/man/ OUTPUT_VARIABLE man_files)
 list(TRANSFORM man_files APPEND .1.gz)
 add_custom_command(

@@ -22,7 +22,7 @@ commands:
   compare     compare recorded legacy answers with reconstructions: exact, compatible or different,
               as text, JSON or HTML (sigma-shim compare --help)
   routes      list the legacy routes serve answers, one per line, or as JSON with --json
-  token new NAME   make a client token for serve --client-tokens
+  token       token new NAME: a client token for serve --client-tokens (sigma-shim token --help)
 
 options:
   -h, --help  this text

@@ -53,7 +53,7 @@ class Package(unittest.TestCase):
                 files[path.removeprefix("./")] = mode
         man = [f"usr/share/man/man1/{page}.1.gz"
                for page in ("sigma-shim", "sigma-shim-serve", "sigma-shim-convert", "sigma-shim-compare",
-                            "sigma-shim-routes")]
+                            "sigma-shim-routes", "sigma-shim-token")]
         expected = {
             "usr/bin/sigma-shim": "-rwxr-xr-x",
             UNIT: "-rw-r--r--",
