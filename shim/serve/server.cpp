@@ -360,8 +360,9 @@ asio::awaitable<void> serve_tls_connection(PlainStream& plain, ServerState& st) 
             co_await plain.async_read_some(buffer.prepare(512), asio::redirect_error(asio::use_awaitable, ec));
         if (ec == beast::error::timeout) handshake_failed(st, "timeout", "no TLS ClientHello in time");
         if (ec) co_return;
+        // The request deadline runs from the first bytes, once: a client trickling them gains nothing.
+        if (buffer.size() == 0) plain.expires_after(cfg.request_timeout);
         buffer.commit(n);
-        plain.expires_after(cfg.request_timeout);
     }
     if (kind != "tls") {
         handshake_failed(st, kind == "http" ? "plain_http" : "not_tls",
