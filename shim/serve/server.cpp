@@ -371,8 +371,7 @@ asio::awaitable<void> serve_tls_connection(PlainStream& plain, ServerState& st) 
         co_return;
     }
     const auto context = st.tls->current(); // this connection keeps it, whatever a reload brings
-    TlsStream stream(std::move(plain), *context);
-    beast::get_lowest_layer(stream).expires_after(cfg.request_timeout);
+    TlsStream stream(std::move(plain), *context); // the deadline moves with the socket
     const auto used = co_await stream.async_handshake(asio::ssl::stream_base::server, buffer.data(),
                                                       asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
