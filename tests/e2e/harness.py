@@ -2,6 +2,9 @@
 
     with Shim(["--upstream", up.url()], env=child_env(VT_API_KEY="k")) as shim:
         status, headers, body = shim.request("GET", "/api/v3/sigma_analyses/" + sha256)
+
+A shim that serves HTTPS (--tls-cert, --tls-key) is given the context its clients use, Shim(..., tls=context):
+its url is then https:// and connection() and request() speak TLS with that context.
 """
 
 import gzip
@@ -50,9 +53,11 @@ class ShimDidNotStart(AssertionError):
 
 
 class Shim:
-    """A `sigma-shim serve` process on 127.0.0.1:0, with its stderr collected as JSON lines."""
+    """A `sigma-shim serve` process on 127.0.0.1:0, with its stderr collected as JSON lines. `tls`: the
+    ssl.SSLContext the test's clients use when the shim serves HTTPS (ARGS carry the certificate)."""
 
-    def __init__(self, args, env=None, binary=None, threads=2, start_timeout=START_TIMEOUT, listen=True):
+    def __init__(self, args, env=None, binary=None, threads=2, start_timeout=START_TIMEOUT, listen=True,
+                 tls=None):
         self.binary = binary or BINARY
         argv = [self.binary, "serve"]
         if listen and "--listen" not in args:
@@ -62,6 +67,7 @@ class Shim:
         self.argv = argv + list(args)
         self.env = child_env() if env is None else dict(env)
         self.start_timeout = start_timeout
+        self.tls = tls
         self.proc = None
         self.port = None
         self.host = "127.0.0.1"
@@ -151,7 +157,7 @@ class Shim:
 
     @property
     def url(self):
-        return "http://%s:%d" % (self.host, self.port)
+        return "%s://%s:%d" % ("https" if self.tls else "http", self.host, self.port)
 
     def stderr_lines(self):
         with self._lock:
@@ -200,13 +206,17 @@ class Shim:
 
     # -- talking to it ----------------------------------------------------------------------------
 
-    def connection(self, timeout=REQUEST_TIMEOUT):
+    def connection(self, timeout=REQUEST_TIMEOUT, context=None):
+        """A new connection; over TLS with `context`, else the shim's client context when it serves HTTPS."""
+        context = context or self.tls
+        if context is not None:
+            return http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=context)
         return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
 
-    def request(self, method, path, headers=None, body=None, timeout=REQUEST_TIMEOUT):
+    def request(self, method, path, headers=None, body=None, timeout=REQUEST_TIMEOUT, context=None):
         """One request on a new connection: (status, {lower-case name: value}, body bytes). The body is not
-        decoded; repeated headers are joined with ", "."""
-        conn = self.connection(timeout)
+        decoded; repeated headers are joined with ", ". `context`: as for connection()."""
+        conn = self.connection(timeout, context)
         try:
             conn.request(method, path, body=body, headers=headers or {})
             resp = conn.getresponse()
@@ -391,10 +401,19 @@ class ShimTestCase(unittest.TestCase):
         self.addCleanup(up.stop)
         return up
 
-    def start_shim(self, *args, env=None, key=API_KEY, up=None, **kw):
-        """Starts `serve --upstream <this test's upstream> ARGS`; env gets VT_API_KEY=key unless key is None."""
+    def start_shim(self, *args, env=None, key=API_KEY, up=None, tls=None, **kw):
+        """Starts `serve --upstream <this test's upstream> ARGS`; env gets VT_API_KEY=key unless key is None.
+        tls=True serves HTTPS with the shared `localhost` certificate, to clients that check it against the shared
+        CA; an ssl.SSLContext is the clients' context for a shim whose ARGS name the certificate."""
         up = up or self.up
         args = list(args)
+        if tls is True:
+            import certs
+            c = certs.shared_certs()
+            args += ["--tls-cert", c.localhost_cert, "--tls-key", c.localhost_key]
+            tls = certs.client_context(c.ca_cert)
+        if tls:
+            kw["tls"] = tls
         if "--upstream" not in args:
             args = ["--upstream", up.url("localhost" if up.tls else "127.0.0.1")] + args
         if env is None:

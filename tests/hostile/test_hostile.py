@@ -6,12 +6,16 @@ keeps serving other clients meanwhile and afterwards: after every test it must b
 
 Malformed input goes over raw sockets. Deadlines are short (--request-timeout 3s, --idle-timeout 5s) so the
 slow cases end fast; timing assertions allow for a loaded machine and for ASan builds.
+
+A case class with `tls = True` runs the same cases over the shim's HTTPS listener: the raw bytes then travel inside
+a TLS session (test_hostile_tls.py).
 """
 
 import json
 import os
 import resource
 import socket
+import ssl
 import threading
 import time
 import unittest
@@ -112,8 +116,85 @@ def parse_answer(data, eof):
     return Answer(version, status, reason, headers, rest), b""
 
 
+class TlsChannel:
+    """A TLS session over a connected socket, driven through memory BIOs: one thread may send while another
+    receives (an ssl.SSLSocket may not be used by two threads at once), and the client can end its side alone,
+    close_notify then a TCP half-close, as TLS 1.3 allows. Timeouts are the socket's."""
+
+    def __init__(self, sock, context, server_hostname):
+        self.sock = sock
+        self._incoming = ssl.MemoryBIO()
+        self._outgoing = ssl.MemoryBIO()
+        self._tls = context.wrap_bio(self._incoming, self._outgoing, server_hostname=server_hostname)
+        self._tls_lock = threading.Lock()   # the SSLObject and its BIOs
+        self._send_lock = threading.Lock()  # records leave in the order they were made (taken first)
+        while True:
+            try:
+                with self._tls_lock:
+                    self._tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                self._flush()
+                data = self.sock.recv(65536)
+                if not data:
+                    raise ConnectionResetError("the shim closed the connection during the TLS handshake")
+                with self._tls_lock:
+                    self._incoming.write(data)
+        self._flush()
+
+    def _flush(self):
+        with self._send_lock:
+            with self._tls_lock:
+                records = self._outgoing.read()
+            if records:
+                self.sock.sendall(records)
+
+    def sendall(self, data):
+        with self._send_lock:
+            with self._tls_lock:
+                view = memoryview(data)
+                while view:
+                    view = view[self._tls.write(view):]
+                records = self._outgoing.read()
+            self.sock.sendall(records)
+
+    def recv(self, size):
+        """Up to size bytes of plaintext; b"" once the shim ended the session or the connection."""
+        while True:
+            with self._tls_lock:
+                try:
+                    data = self._tls.read(size)
+                except ssl.SSLWantReadError:
+                    data = None
+                except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                    data = b""
+                answer_due = self._outgoing.pending
+            if answer_due:
+                self._flush()
+            if data is not None:
+                return data
+            raw = self.sock.recv(65536)
+            with self._tls_lock:
+                if raw:
+                    self._incoming.write(raw)
+                else:
+                    self._incoming.write_eof()
+
+    def shutdown_write(self):
+        with self._send_lock:
+            with self._tls_lock:
+                try:
+                    self._tls.unwrap()
+                except ssl.SSLWantReadError:
+                    pass  # close_notify is out; the shim's own is read, if it comes, by recv()
+                records = self._outgoing.read()
+            self.sock.sendall(records)
+            self.sock.shutdown(socket.SHUT_WR)
+
+
 class RawClient:
-    """One TCP connection to the shim that sends bytes as given and reads answers as they come."""
+    """One TCP connection to the shim that sends bytes as given and reads answers as they come; inside a TLS
+    session when the shim serves HTTPS (shim.tls, the clients' context)."""
 
     def __init__(self, shim, rcvbuf=None, timeout=ANSWER_WAIT):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -121,6 +202,8 @@ class RawClient:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.settimeout(timeout)
         self.sock.connect((shim.host, shim.port))
+        self.tls = TlsChannel(self.sock, shim.tls, shim.host) if shim.tls else None
+        self._wire = self.tls or self.sock
         self.buf = b""
         self.closed = False
         self.send_failed = False
@@ -128,15 +211,22 @@ class RawClient:
     def send(self, data):
         """Sends everything; False when the shim closed the connection first (which refusals may do)."""
         try:
-            self.sock.sendall(data)
+            self._wire.sendall(data)
             return True
-        except (BrokenPipeError, ConnectionResetError):
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
             self.send_failed = True
             return False
 
+    def sendall(self, data):
+        """Sends everything, or raises OSError."""
+        self._wire.sendall(data)
+
     def shutdown_write(self):
         try:
-            self.sock.shutdown(socket.SHUT_WR)
+            if self.tls:
+                self.tls.shutdown_write()
+            else:
+                self.sock.shutdown(socket.SHUT_WR)
         except OSError:
             pass
 
@@ -146,8 +236,9 @@ class RawClient:
             raise socket.timeout()
         self.sock.settimeout(remaining)
         try:
-            piece = self.sock.recv(65536)
-        except ConnectionResetError:
+            piece = self._wire.recv(65536)
+        except (ConnectionResetError, ssl.SSLError):
+            # A TLS alert ends the session as a reset ends the connection.
             self.closed = True
             return
         if not piece:
@@ -198,10 +289,11 @@ class RawClient:
 class HostileCase(ShimTestCase):
     shim_args = ("--request-timeout", "%ds" % REQUEST_TIMEOUT, "--idle-timeout", "%ds" % IDLE_TIMEOUT,
                  "--max-body-bytes", str(MAX_BODY))
+    tls = False  # True: the shim serves HTTPS and every client of the case speaks TLS to it
 
     def setUp(self):
         super().setUp()
-        self.shim = self.start_shim(*self.shim_args)
+        self.shim = self.start_shim(*self.shim_args, tls=self.tls)
 
     def tearDown(self):
         # Before the cleanups: the hostile connections of the test may still be open.
@@ -770,7 +862,7 @@ class Floods(HostileCase):
             c.sock.settimeout(60)
             try:
                 while sent < 512 << 20:
-                    c.sock.sendall(request * 64)
+                    c.sendall(request * 64)
                     sent += len(request) * 64
                 outcome["error"] = None
             except OSError as e:
