@@ -523,9 +523,6 @@ class NotTlsOnTheTlsPort(TeamCase):
         self.assertEqual((line["level"], line["reason"], line["not_logged_since_last"]), ("warn", "timeout", 0))
         self.assertEqual(shim.request("GET", "/_shim/livez")[0], 200)
 
-    @unittest.skip("blocked by a shim bug: serve_tls_connection (shim/serve/server.cpp) restarts --request-timeout "
-                   "at every read while it classifies the first bytes (up to 8 of them), so a client trickling them "
-                   "holds the connection for up to 8 x --request-timeout instead of one")
     def test_trickled_first_bytes_do_not_restart_the_request_timeout(self):
         # Seven uppercase letters could still be an HTTP method, so the shim waits for the eighth byte to decide:
         # the wait is under --request-timeout from the first byte, not from the latest.
