@@ -644,46 +644,29 @@ def closed_port(host="127.0.0.1"):
 
 
 def fault_certs():
-    """tests/e2e/certs.py's CA and leaves (localhost, wrong host), plus, made the same way: `expired` (signed
-    by the same CA for localhost, valid in 2020 only) and `selfsigned` (localhost, signed by itself)."""
+    """tests/e2e/certs.py's CA and leaves (localhost, wrong host, expired), plus `selfsigned` (localhost, signed by
+    itself)."""
     import subprocess
     import certs as e2e_certs
     c = e2e_certs.shared_certs()
     folder = c.folder
-    expired_crt = os.path.join(folder, "expired.crt")
+    selfsigned_crt = os.path.join(folder, "selfsigned.crt")
     with _certs_lock:
-        if not os.path.exists(expired_crt):
-            def run(*args):
-                proc = subprocess.run(["openssl", *args], cwd=folder, stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, timeout=60)
-                if proc.returncode != 0:
-                    raise RuntimeError("openssl %s: %s" % (args[0], proc.stderr.decode(errors="replace")))
-            with open(os.path.join(folder, "leaf.ext"), "w") as f:
-                f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\n"
-                        "extendedKeyUsage=serverAuth\n")
-            with open(os.path.join(folder, "ca.cnf"), "w") as f:
-                f.write("[ca]\ndefault_ca=d\n[d]\ndatabase=index.txt\nnew_certs_dir=.\nserial=serial\n"
-                        "default_md=sha256\npolicy=p\nunique_subject=no\n[p]\ncommonName=supplied\n")
-            with open(os.path.join(folder, "index.txt"), "w"):
-                pass
-            with open(os.path.join(folder, "serial"), "w") as f:
-                f.write("1000\n")
-            run("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                "-keyout", "expired.key", "-out", "expired.csr", "-subj", "/CN=localhost")
-            # `openssl ca` can date a certificate in the past (x509 -req cannot): valid for one day in 2020.
-            run("ca", "-batch", "-config", "ca.cnf", "-cert", "ca.crt", "-keyfile", "ca.key", "-in", "expired.csr",
-                "-out", "expired.tmp", "-startdate", "20200101000000Z", "-enddate", "20200102000000Z",
-                "-extfile", "leaf.ext", "-notext")
-            run("req", "-x509", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                "-keyout", "selfsigned.key", "-out", "selfsigned.crt", "-days", "7", "-subj", "/CN=localhost",
-                "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1")
-            os.rename(os.path.join(folder, "expired.tmp"), expired_crt)
+        if not os.path.exists(selfsigned_crt):
+            proc = subprocess.run(["openssl", "req", "-x509", "-new", "-newkey", "ec", "-pkeyopt",
+                                   "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", "selfsigned.key", "-out",
+                                   "selfsigned.tmp", "-days", "7", "-subj", "/CN=localhost", "-addext",
+                                   "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                                  cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+            if proc.returncode != 0:
+                raise RuntimeError("openssl req: %s" % proc.stderr.decode(errors="replace"))
+            os.rename(os.path.join(folder, "selfsigned.tmp"), selfsigned_crt)
     return {
         "ca": c.ca_cert,
         "good": (c.localhost_cert, c.localhost_key),
         "wrong_host": (c.wrong_cert, c.wrong_key),
-        "expired": (expired_crt, os.path.join(folder, "expired.key")),
-        "self_signed": (os.path.join(folder, "selfsigned.crt"), os.path.join(folder, "selfsigned.key")),
+        "expired": (c.expired_cert, c.expired_key),
+        "self_signed": (selfsigned_crt, os.path.join(folder, "selfsigned.key")),
     }
 
 
