@@ -2,6 +2,7 @@
 
 #include "cli/convert_command.hpp"
 #include "serve/client_tokens.hpp"
+#include "util/key_hash.hpp"
 
 #include <exception>
 
@@ -49,7 +50,7 @@ int run_token(std::span<const std::string> args, std::ostream& out, std::ostream
     out << token << '\n'
         << "# give the token above to " << name
         << "; it is shown once. Add this line to the client tokens file (--client-tokens):\n"
-        << name << " sha256:" << serve::sha256_hex(token) << '\n';
+        << name << " sha256:" << util::sha256_hex(token) << '\n';
     return ConvertExit::done;
 }
 

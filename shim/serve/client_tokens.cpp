@@ -1,7 +1,5 @@
 #include "serve/client_tokens.hpp"
 
-#include "util/key_hash.hpp"
-
 #include <cerrno>
 #include <charconv>
 #include <cstdint>
@@ -246,10 +244,6 @@ std::string ClientTokenFile::load() {
 std::shared_ptr<const ClientTokens> ClientTokenFile::current() const {
     const std::lock_guard lock(mutex_);
     return current_;
-}
-
-std::string sha256_hex(std::string_view data) {
-    return util::sha256_hex(data);
 }
 
 std::string new_client_token() {

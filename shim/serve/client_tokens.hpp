@@ -68,8 +68,6 @@ private:
     std::shared_ptr<const ClientTokens> current_;
 };
 
-// 64 lowercase hex digits: what a tokens file line holds after "sha256:".
-std::string sha256_hex(std::string_view data);
 // A new client token: 32 bytes from OpenSSL's CSPRNG as base64url without padding (43 characters, safe in a
 // header and a shell word). Throws std::runtime_error if the CSPRNG fails.
 std::string new_client_token();

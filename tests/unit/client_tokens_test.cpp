@@ -17,7 +17,7 @@ namespace {
 namespace fs = std::filesystem;
 using shim::serve::ClientTokenFile;
 using shim::serve::ClientTokens;
-using shim::serve::sha256_hex;
+using shim::util::sha256_hex;
 
 const std::string alice_token = "alice-token-0123456789";
 const std::string bob_token = "bob-token-9876543210";
