@@ -2,11 +2,14 @@
 
 #include "upstream/exchange.hpp"
 
+#include <algorithm>
 #include <array>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <charconv>
 #include <optional>
 #include <span>
 
@@ -17,8 +20,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using boost::system::error_code;
-
-constexpr std::size_t chunk_bytes = 64 * 1024;
 
 // Hop-by-hop headers (RFC 9110 7.6.1) and those the relay sets itself.
 bool is_hop_by_hop(std::string_view name, std::string_view connection_tokens) {
@@ -58,6 +59,45 @@ void copy_end_to_end(const http::message<isRequest, From>& from, http::message<i
     const std::string_view connection = from[http::field::connection];
     for (const auto& field : from) {
         if (!is_hop_by_hop(field.name_string(), connection)) to.insert(field.name_string(), field.value());
+    }
+}
+
+// The answer's header block is written as text: Beast's fields would allocate a node per header to be
+// serialised once. Names and values come from Beast's parser, which refuses CR, LF and NUL in them.
+void append_field(std::string& head, std::string_view name, std::string_view value) {
+    head.append(name).append(": ").append(value).append("\r\n");
+}
+
+void append_status_line(std::string& head, unsigned version, unsigned status, std::string_view reason) {
+    head.append(version >= 11 ? "HTTP/1.1 " : "HTTP/1.0 ");
+    std::array<char, 8> digits{};
+    const auto end = std::to_chars(digits.data(), digits.data() + digits.size(), status).ptr;
+    head.append(digits.data(), end).append(" ").append(reason).append("\r\n");
+}
+
+void append_length_field(std::string& head, std::uint64_t length) {
+    std::array<char, 24> digits{};
+    const auto end = std::to_chars(digits.data(), digits.data() + digits.size(), length).ptr;
+    append_field(head, "Content-Length", std::string_view(digits.data(), end));
+}
+
+// As Beast's keep_alive() writes it: HTTP/1.1 says when it closes, HTTP/1.0 when it does not.
+void append_connection_field(std::string& head, unsigned version, bool keep_alive) {
+    if (version >= 11 && !keep_alive) append_field(head, "Connection", "close");
+    if (version < 11 && keep_alive) append_field(head, "Connection", "keep-alive");
+}
+
+// The upstream answer's end-to-end headers, but for those the relay writes itself after them: one of each.
+template <typename Fields>
+void append_end_to_end(std::string& head, const Fields& from) {
+    static constexpr std::string_view own[] = {"x-sigma-shim", "x-sigma-shim-cache", "x-request-id"};
+    const std::string_view connection = from[http::field::connection];
+    for (const auto& field : from) {
+        const auto name = field.name_string();
+        if (is_hop_by_hop(name, connection)) continue;
+        if (std::any_of(std::begin(own), std::end(own), [&](auto o) { return beast::iequals(name, o); }))
+            continue;
+        append_field(head, name, field.value());
     }
 }
 
@@ -108,7 +148,7 @@ private:
 template <class Stream>
 asio::awaitable<RelayOutcome> relay(Stream& client, beast::flat_buffer& client_buffer,
                                     http::request_parser<http::empty_body>& header,
-                                    const RelayRequest& request, ServerState& state) {
+                                    const RelayRequest& request, RelayScratch& scratch, ServerState& state) {
     const auto& cfg = state.config;
     RelayOutcome out;
     const auto& in = header.get();
@@ -136,18 +176,18 @@ asio::awaitable<RelayOutcome> relay(Stream& client, beast::flat_buffer& client_b
     }
 
     error_code ec;
-    std::array<char, chunk_bytes> buf;
     http::request_parser<http::buffer_body> body{std::move(header)};
     body.body_limit(cfg.max_body_bytes);
     // Else Beast reads the body 512 bytes at a time.
     if (has_body) client_buffer.reserve(upstream::read_buffer_bytes);
     const bool expects_continue = has_body && beast::iequals(in[http::field::expect], "100-continue");
-    ClientBody<Stream> client_body(client, client_buffer, body, buf, cfg.request_timeout, expects_continue);
+    ClientBody<Stream> client_body(client, client_buffer, body, scratch.body(), cfg.request_timeout,
+                                   expects_continue);
 
     // Named, not a temporary: GCC 12 mishandles temporaries inside a co_await expression.
     upstream::ExchangeRequest exchange_request{
-        &up, request.api_key, "passthrough", has_body ? &client_body : nullptr, idempotent(method), {},
-        request.client};
+        &up, request.api_key, "passthrough", has_body ? &client_body : nullptr, idempotent(method),
+        {},  request.client};
     auto exchange = co_await state.upstream.start(std::move(exchange_request));
     out.bytes_from_client = exchange.body_bytes_sent;
     if (exchange.refused) {
@@ -178,66 +218,118 @@ asio::awaitable<RelayOutcome> relay(Stream& client, beast::flat_buffer& client_b
     const unsigned status = upstream_answer.result_int();
     const bool body_expected =
         method != http::verb::head && status != 204 && status != 304 && (status < 100 || status >= 200);
-    http::response<http::buffer_body> res;
-    res.result(status);
-    res.reason(upstream_answer.reason());
-    res.version(version);
-    copy_end_to_end(upstream_answer, res);
-    if (!body_expected && upstream_answer.has_content_length()) {
-        res.set(http::field::content_length, upstream_answer[http::field::content_length]);
-    }
-    res.set("X-Sigma-Shim", "passthrough");
-    res.set("X-Sigma-Shim-Cache", "bypass");
-    res.set("X-Request-Id", request.request_id);
-    bool keep_alive = client_keep_alive && !state.draining.load();
-    if (body_expected) {
-        if (const auto n = answer.content_length())
-            res.content_length(*n);
-        else if (version >= 11)
-            res.chunked(true);
-        else
-            keep_alive = false; // HTTP/1.0 without a length: the end of the body is the end of the connection
-    }
-    res.keep_alive(keep_alive);
+    std::optional<std::uint64_t> answer_length;
+    if (const auto n = answer.content_length(); body_expected && n) answer_length = *n;
+    // A body of unknown length goes to an HTTP/1.1 client chunked; to an HTTP/1.0 one, as it comes, and the
+    // end of the connection marks its end.
+    const bool chunked_out = body_expected && !answer_length && version >= 11;
+    bool keep_alive =
+        client_keep_alive && !state.draining.load() && !(body_expected && !answer_length && !chunked_out);
+    std::string& head = scratch.head;
+    head.clear();
+    append_status_line(head, version, status, upstream_answer.reason());
+    append_end_to_end(head, upstream_answer);
+    if (!body_expected && upstream_answer.has_content_length())
+        append_field(head, "Content-Length", upstream_answer[http::field::content_length]);
+    append_field(head, "X-Sigma-Shim", "passthrough");
+    append_field(head, "X-Sigma-Shim-Cache", "bypass");
+    append_field(head, "X-Request-Id", request.request_id);
+    if (answer_length) append_length_field(head, *answer_length);
+    if (chunked_out) append_field(head, "Transfer-Encoding", "chunked");
+    append_connection_field(head, version, keep_alive);
+    head += "\r\n";
 
-    http::response_parser<http::buffer_body> answer_body{std::move(answer)};
-    http::response_serializer<http::buffer_body> rs{res};
-    res.body().data = nullptr;
-    res.body().size = 0;
-    res.body().more = body_expected;
     out.answered = true;
     out.status = status;
-    beast::get_lowest_layer(client).expires_after(cfg.request_timeout);
-    out.bytes_to_client +=
-        co_await http::async_write_header(client, rs, asio::redirect_error(asio::use_awaitable, ec));
-    bool complete = !ec && !body_expected;
-    while (!ec && body_expected) {
-        answer_body.get().body().data = buf.data();
-        answer_body.get().body().size = buf.size();
-        conn.tcp().expires_after(cfg.upstream_timeout);
-        co_await conn.on_stream([&](auto& s) {
-            return http::async_read(s, conn.buffer, answer_body,
-                                    asio::redirect_error(asio::use_awaitable, ec));
-        });
-        if (ec == http::error::need_buffer) ec = {};
-        if (ec) {
-            out.note = "upstream body broke off: " + ec.message();
-            break;
-        }
-        res.body().data = buf.data();
-        res.body().size = buf.size() - answer_body.get().body().size;
-        res.body().more = !answer_body.is_done();
-        out.bytes_to_client += res.body().size;
+    const auto body_buffer = scratch.body();
+    // Buffers by value: the coroutine keeps its own copy of the (small) sequence.
+    auto write_client = [&](auto buffers) -> asio::awaitable<void> {
         beast::get_lowest_layer(client).expires_after(cfg.request_timeout);
-        co_await http::async_write(client, rs, asio::redirect_error(asio::use_awaitable, ec));
-        if (ec == http::error::need_buffer) ec = {};
-        if (!ec && answer_body.is_done()) {
-            complete = true;
-            break;
+        out.bytes_to_client +=
+            co_await asio::async_write(client, buffers, asio::redirect_error(asio::use_awaitable, ec));
+    };
+    bool complete = false;
+    bool upstream_reusable = upstream_answer.keep_alive();
+    if (!body_expected || answer_length) {
+        // A known length: the bytes read ahead with the header leave with it in one write, the rest is read
+        // into the buffer it is written from.
+        std::uint64_t remaining = answer_length.value_or(0);
+        const auto ahead = conn.buffer.data();
+        const std::size_t first = static_cast<std::size_t>(std::min<std::uint64_t>(ahead.size(), remaining));
+        const std::array<asio::const_buffer, 2> first_write{asio::buffer(head),
+                                                            asio::buffer(ahead.data(), first)};
+        co_await write_client(first_write);
+        conn.buffer.consume(first);
+        remaining -= first;
+        // One deadline for each buffer's worth of body, as when Beast filled the buffer in one read: an
+        // upstream that trickles a byte at a time is cut off, one that keeps up is not.
+        auto deadline = std::chrono::steady_clock::now() + cfg.upstream_timeout;
+        std::size_t since_deadline = 0;
+        while (!ec && remaining > 0) {
+            const std::size_t want =
+                static_cast<std::size_t>(std::min<std::uint64_t>(remaining, body_buffer.size()));
+            if (since_deadline >= body_buffer.size()) {
+                deadline = std::chrono::steady_clock::now() + cfg.upstream_timeout;
+                since_deadline = 0;
+            }
+            conn.tcp().expires_at(deadline);
+            const auto into = asio::buffer(body_buffer.data(), want);
+            const std::size_t got = co_await conn.on_stream([&](auto& s) {
+                return s.async_read_some(into, asio::redirect_error(asio::use_awaitable, ec));
+            });
+            if (ec) {
+                out.note = "upstream body broke off: " + ec.message();
+                break;
+            }
+            remaining -= got;
+            since_deadline += got;
+            const auto written = asio::buffer(body_buffer.data(), got);
+            co_await write_client(written);
         }
+        complete = !ec;
+    } else {
+        // Chunked or ended by the close: Beast decodes the upstream's framing, the client gets its own.
+        http::response_parser<http::buffer_body> answer_body{std::move(answer)};
+        const auto head_only = asio::buffer(head);
+        co_await write_client(head_only);
+        while (!ec) {
+            answer_body.get().body().data = body_buffer.data();
+            answer_body.get().body().size = body_buffer.size();
+            conn.tcp().expires_after(cfg.upstream_timeout);
+            co_await conn.on_stream([&](auto& s) {
+                return http::async_read(s, conn.buffer, answer_body,
+                                        asio::redirect_error(asio::use_awaitable, ec));
+            });
+            if (ec == http::error::need_buffer) ec = {};
+            if (ec) {
+                out.note = "upstream body broke off: " + ec.message();
+                break;
+            }
+            const std::size_t got = body_buffer.size() - answer_body.get().body().size;
+            const bool done = answer_body.is_done();
+            if (!chunked_out) {
+                const auto written = asio::buffer(body_buffer.data(), got);
+                co_await write_client(written);
+            } else {
+                std::array<char, 20> size_line{};
+                const auto [end, _] = std::to_chars(size_line.data(), size_line.data() + 16, got, 16);
+                end[0] = '\r';
+                end[1] = '\n';
+                const std::size_t size_line_bytes = static_cast<std::size_t>(end + 2 - size_line.data());
+                constexpr std::string_view crlf = "\r\n", last_chunk = "0\r\n\r\n";
+                const std::array<asio::const_buffer, 4> chunk{
+                    asio::buffer(size_line.data(), got ? size_line_bytes : 0),
+                    asio::buffer(body_buffer.data(), got), asio::buffer(crlf.data(), got ? crlf.size() : 0),
+                    asio::buffer(last_chunk.data(), done ? last_chunk.size() : 0)};
+                co_await write_client(chunk);
+            }
+            if (!ec && done) break;
+        }
+        complete = !ec;
+        upstream_reusable = answer_body.get().keep_alive();
     }
     if (ec && out.note.empty()) out.note = "client write: " + ec.message();
-    exchange.lease.reusable(complete && answer_body.get().keep_alive());
+    exchange.lease.reusable(complete && upstream_reusable);
     exchange.finish(std::to_string(status));
     out.client_reusable = complete && keep_alive;
     co_return out;
@@ -245,9 +337,9 @@ asio::awaitable<RelayOutcome> relay(Stream& client, beast::flat_buffer& client_b
 
 template asio::awaitable<RelayOutcome> relay(PlainStream&, beast::flat_buffer&,
                                              http::request_parser<http::empty_body>&, const RelayRequest&,
-                                             ServerState&);
+                                             RelayScratch&, ServerState&);
 template asio::awaitable<RelayOutcome> relay(TlsStream&, beast::flat_buffer&,
                                              http::request_parser<http::empty_body>&, const RelayRequest&,
-                                             ServerState&);
+                                             RelayScratch&, ServerState&);
 
 } // namespace shim::serve

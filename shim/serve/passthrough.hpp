@@ -8,9 +8,28 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
+#include <memory>
 #include <optional>
+#include <span>
+#include <string>
 
 namespace shim::serve {
+
+// What a connection keeps from one relayed request to the next, so that no request allocates it again: the
+// buffer that body bytes are read into and written from (never copied between the two), and the text of the
+// answer's header block.
+class RelayScratch {
+public:
+    static constexpr std::size_t body_bytes = 64 * 1024;
+    std::span<char> body() {
+        if (!body_) body_ = std::make_unique<char[]>(body_bytes); // only connections that relay pay for it
+        return {body_.get(), body_bytes};
+    }
+    std::string head;
+
+private:
+    std::unique_ptr<char[]> body_;
+};
 
 struct RelayOutcome {
     unsigned status = 0;          // what the client got (0: nothing could be sent)
@@ -36,6 +55,6 @@ template <class Stream>
 boost::asio::awaitable<RelayOutcome>
 relay(Stream& client, boost::beast::flat_buffer& client_buffer,
       boost::beast::http::request_parser<boost::beast::http::empty_body>& header, const RelayRequest& request,
-      ServerState& state);
+      RelayScratch& scratch, ServerState& state);
 
 } // namespace shim::serve

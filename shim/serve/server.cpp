@@ -116,9 +116,8 @@ struct RequestFacts {
 };
 
 template <class Stream>
-asio::awaitable<std::size_t> write_answer(Stream& stream, HttpAnswer& answer,
-                                          const RequestFacts& facts, bool keep_alive,
-                                          const ServeConfig& config, error_code& ec) {
+asio::awaitable<std::size_t> write_answer(Stream& stream, HttpAnswer& answer, const RequestFacts& facts,
+                                          bool keep_alive, const ServeConfig& config, error_code& ec) {
     http::response<http::string_body> res{static_cast<http::status>(answer.status), facts.version};
     for (auto& [name, value] : answer.headers)
         res.insert(name, value);
@@ -184,6 +183,7 @@ template <class Stream>
 asio::awaitable<void> serve_connection(Stream& stream, beast::flat_buffer& buffer, ServerState& st) {
     const auto& cfg = st.config;
     auto& socket_stream = beast::get_lowest_layer(stream);
+    RelayScratch scratch;
     error_code ec;
     for (;;) {
         // Between requests the idle deadline applies; once a request has begun, the request deadline.
@@ -282,7 +282,7 @@ asio::awaitable<void> serve_connection(Stream& stream, beast::flat_buffer& buffe
             }
             if (relay_it) {
                 const RelayRequest relay_request{facts.key, facts.request_id, facts.client};
-                auto outcome = co_await relay(stream, buffer, parser, relay_request, st);
+                auto outcome = co_await relay(stream, buffer, parser, relay_request, scratch, st);
                 st.metrics.inc("sigma_shim_received_bytes_total", {},
                                static_cast<double>(outcome.bytes_from_client));
                 st.metrics.inc("sigma_shim_sent_bytes_total", {},
@@ -336,8 +336,9 @@ void handshake_failed(ServerState& st, std::string_view reason, const std::strin
                           {"detail", detail},
                           {"not_logged_since_last", static_cast<std::int64_t>(held_back)}};
     st.log.write(ops::LogLevel::warn,
-                 reason == "plain_http" ? "a plain HTTP request came to the TLS port: closed without an answer"
-                                        : "TLS handshake failed",
+                 reason == "plain_http"
+                     ? "a plain HTTP request came to the TLS port: closed without an answer"
+                     : "TLS handshake failed",
                  fields);
 }
 
@@ -353,11 +354,11 @@ asio::awaitable<void> serve_tls_connection(PlainStream& plain, ServerState& st) 
     std::string_view kind;
     for (;;) {
         const auto seen = buffer.data();
-        kind = net::classify_first_bytes(
-            std::span(static_cast<const unsigned char*>(seen.data()), seen.size()));
+        kind =
+            net::classify_first_bytes(std::span(static_cast<const unsigned char*>(seen.data()), seen.size()));
         if (!kind.empty()) break;
-        const auto n =
-            co_await plain.async_read_some(buffer.prepare(512), asio::redirect_error(asio::use_awaitable, ec));
+        const auto n = co_await plain.async_read_some(buffer.prepare(512),
+                                                      asio::redirect_error(asio::use_awaitable, ec));
         if (ec == beast::error::timeout) handshake_failed(st, "timeout", "no TLS ClientHello in time");
         if (ec) co_return;
         // The request deadline runs from the first bytes, once: a client trickling them gains nothing.
@@ -370,7 +371,7 @@ asio::awaitable<void> serve_tls_connection(PlainStream& plain, ServerState& st) 
         plain.socket().shutdown(tcp::socket::shutdown_both, ec);
         co_return;
     }
-    const auto context = st.tls->current(); // this connection keeps it, whatever a reload brings
+    const auto context = st.tls->current();       // this connection keeps it, whatever a reload brings
     TlsStream stream(std::move(plain), *context); // the deadline moves with the socket
     const auto used = co_await stream.async_handshake(asio::ssl::stream_base::server, buffer.data(),
                                                       asio::redirect_error(asio::use_awaitable, ec));

@@ -146,6 +146,20 @@ class Passthrough(ShimTestCase):
         self.assertEqual(json.loads(body)["error"]["code"], "QuotaExceededError")
         self.assertEqual(headers.get("retry-after"), "7")
 
+    def test_the_shims_own_headers_are_not_taken_from_the_upstream(self):
+        # The relay writes X-Sigma-Shim, X-Sigma-Shim-Cache and X-Request-Id itself: an upstream's are dropped,
+        # so the client gets one of each (repeated headers would reach it joined with ", ").
+        shim = self.start_shim()
+        self.up.set_canned("/api/v3/domains/example.com", 200, b'{"data": {}}',
+                           headers=[("X-Sigma-Shim", "upstream"), ("X-Sigma-Shim-Cache", "hit"),
+                                    ("X-Request-Id", "from-upstream")])
+        status, headers, _ = self.echo(shim, "GET", "/api/v3/domains/example.com",
+                                       headers={"X-Request-Id": "from-client"})
+        self.assertEqual(status, 200)
+        self.assertEqual(headers.get("x-sigma-shim"), "passthrough")
+        self.assertEqual(headers.get("x-sigma-shim-cache"), "bypass")
+        self.assertEqual(headers.get("x-request-id"), "from-client")
+
     # -- 30 MB through the shim, with bounded memory ------------------------------------------------
 
     def _upload(self, chunked):
