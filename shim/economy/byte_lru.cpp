@@ -7,7 +7,8 @@ namespace shim::economy {
 
 std::size_t byte_lru_entry_size(const std::string& key, const CachedObject& object) {
     std::size_t size = key.size() + object.body.size() + object.content_type.size() + object.kind.size() +
-                       object.note.size() + byte_lru_entry_overhead;
+                       object.note.size() + object.header_lines.size() + object.gzip_body.size() +
+                       byte_lru_entry_overhead;
     for (const auto& [name, value] : object.headers)
         size += name.size() + value.size();
     return size;

@@ -29,6 +29,9 @@ struct CachedObject {      // immutable once stored
     std::vector<std::pair<std::string, std::string>> headers;
     std::string note;
     std::size_t sources = 0;
+    // And, ready to write, those headers as the lines of a header block and the body gzipped, both made once.
+    std::string header_lines;
+    std::string gzip_body;
 };
 
 // A hit has `object` set; `fresh` is true when now < fresh_until. A miss has a null `object`.

@@ -1,5 +1,6 @@
 #include "serve/answer_memo.hpp"
 
+#include "util/gzip.hpp"
 #include "util/key_hash.hpp"
 
 #include <chrono>
@@ -26,9 +27,8 @@ std::optional<HttpAnswer> AnswerMemo::find(const std::string& api_key, std::stri
     metrics_.inc("sigma_shim_upstream_calls_saved_total", {}, static_cast<double>(found.object->sources));
     HttpAnswer answer;
     answer.status = found.object->status;
-    answer.headers = found.object->headers;
-    answer.body = found.object->body;
     answer.note = found.object->note;
+    answer.kept = found.object; // written as it is kept: no copy
     return answer;
 }
 
@@ -46,6 +46,9 @@ void AnswerMemo::keep(const std::string& api_key, std::string_view target, const
     object->headers = answer.headers;
     object->note = answer.note;
     object->sources = sources;
+    // Made here once, so that a hit is a lookup and one write.
+    object->header_lines = header_lines(answer.headers);
+    if (!answer.body.empty()) object->gzip_body = util::gzip(answer.body);
     const auto evicted = lru_.put(key_of(api_key, target), std::move(object), now);
     if (evicted) metrics_.inc("sigma_shim_cache_evictions_total", {}, static_cast<double>(evicted));
     metrics_.set("sigma_shim_cache_bytes", static_cast<double>(lru_.bytes()));

@@ -19,9 +19,10 @@ public:
     // With a zero-byte budget (no cache) nothing is kept.
     AnswerMemo(economy::ByteLru& lru, ops::Metrics& metrics) : lru_(lru), metrics_(metrics) {}
 
-    // The answer kept for this key and request target, if still fresh.
+    // The answer kept for this key and request target, if still fresh: an answer whose `kept` is set.
     std::optional<HttpAnswer> find(const std::string& api_key, std::string_view target);
-    // Keeps a 200 answer built from `sources` upstream objects, fresh until `fresh_until`.
+    // Keeps a 200 answer built from `sources` upstream objects, fresh until `fresh_until`, with what it takes
+    // to write it again made ready (its header lines, its gzip body). `answer` is what a hit is to be sent.
     void keep(const std::string& api_key, std::string_view target, const HttpAnswer& answer,
               std::size_t sources, economy::SteadyTime fresh_until);
 

@@ -1,5 +1,6 @@
 #include "serve/http_answer.hpp"
 
+#include "serve/head_text.hpp"
 #include "sigma_analysis/errors.hpp"
 
 #include <algorithm>
@@ -18,6 +19,11 @@ bool same_name(std::string_view a, std::string_view b) {
 } // namespace
 
 void HttpAnswer::set(std::string name, std::string value) {
+    if (kept) {
+        headers = kept->headers;
+        body = kept->body;
+        kept.reset();
+    }
     const auto same = [&](const auto& header) { return same_name(header.first, name); };
     const auto first = std::find_if(headers.begin(), headers.end(), same);
     if (first == headers.end()) {
@@ -29,8 +35,28 @@ void HttpAnswer::set(std::string name, std::string value) {
 }
 
 bool HttpAnswer::has(std::string_view name) const {
-    return std::any_of(headers.begin(), headers.end(),
+    const auto& list = header_list();
+    return std::any_of(list.begin(), list.end(),
                        [&](const auto& header) { return same_name(header.first, name); });
+}
+
+std::string header_lines(const HttpAnswer::Headers& headers) {
+    static constexpr std::string_view per_request[] = {
+        "x-request-id", "content-length", "content-encoding", "transfer-encoding", "vary", "connection"};
+    std::string lines;
+    bool cache_said = false, shim_said = false;
+    for (const auto& [name, value] : headers) {
+        if (std::any_of(std::begin(per_request), std::end(per_request),
+                        [&](std::string_view own) { return same_name(name, own); }))
+            continue;
+        cache_said = cache_said || same_name(name, "X-Sigma-Shim-Cache");
+        shim_said = shim_said || same_name(name, "X-Sigma-Shim");
+        head_text::append_field(lines, name, value);
+    }
+    if (!cache_said) head_text::append_field(lines, "X-Sigma-Shim-Cache", "bypass");
+    // Every answer says who made it; one that says nothing was made here (a /_shim/ endpoint, say).
+    if (!shim_said) head_text::append_field(lines, "X-Sigma-Shim", local_answer);
+    return lines;
 }
 
 HttpAnswer error_answer(std::string_view code, std::string_view message) {

@@ -1,7 +1,9 @@
 #pragma once
 // An answer the server writes: status, headers and an identity-encoded body. Knows nothing of sockets.
+#include "economy/byte_lru.hpp"
 #include "upstream/upstream.hpp"
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -9,18 +11,30 @@
 namespace shim::serve {
 
 struct HttpAnswer {
+    using Headers = std::vector<std::pair<std::string, std::string>>;
     unsigned status = 200;
-    std::vector<std::pair<std::string, std::string>> headers;
+    Headers headers;
     std::string body;
     std::size_t upstream_calls = 0; // for the log line
     std::string note;               // for the log line: why partial, what failed upstream
+    // A kept answer served as it was kept (a warm legacy answer): its headers and body are the kept object's,
+    // written from its ready-made header lines and gzip body, and `headers` and `body` here stay empty.
+    std::shared_ptr<const economy::CachedObject> kept;
 
     // Sets the header, replacing one of the same name (names compare without regard to case, RFC 9110 5.1),
     // so that a later layer can override what an earlier one set without the client getting both. Nothing
-    // here sends a header more than once; a repeatable one would need an `add`.
+    // here sends a header more than once; a repeatable one would need an `add`. A kept answer becomes an
+    // ordinary one first.
     void set(std::string name, std::string value);
     bool has(std::string_view name) const;
+    const Headers& header_list() const { return kept ? kept->headers : headers; }
+    const std::string& body_text() const { return kept ? kept->body : body; }
 };
+
+// The answer's headers as the lines of its header block ("Name: value\r\n" each), as the server sends them:
+// without those it writes itself for each request (X-Request-Id, Content-Length, Content-Encoding, Vary,
+// Connection), and with X-Sigma-Shim-Cache: bypass and X-Sigma-Shim: local when it says nothing of either.
+std::string header_lines(const HttpAnswer::Headers& headers);
 
 // X-Sigma-Shim on an answer the shim made itself, with nothing from the upstream in it: its own errors and
 // its

@@ -52,27 +52,36 @@ std::string next_cursor(const json::value& page) {
 } // namespace
 
 asio::awaitable<HttpAnswer> LegacyHandler::handle(const LegacyRequest& request) {
-    HttpAnswer answer = co_await reconstruct(request);
-    // An error the shim made itself keeps its `local`.
-    if (!answer.has("X-Sigma-Shim")) answer.set("X-Sigma-Shim", "reconstructed");
-    // A File object with its counters is no deprecated route: it is the successor itself.
-    if (request.route.embedded != sa::Embedded::count) answer.set("Deprecation", "true");
-    co_return answer;
-}
-
-asio::awaitable<HttpAnswer> LegacyHandler::reconstruct(const LegacyRequest& request) {
     const Route& route = request.route;
     if (!sa::is_file_id(route.id)) {
         HttpAnswer a = error_answer("InvalidArgumentError", "");
         a.body = sa::invalid_file_id_body(route.id);
-        co_return a;
+        co_return labelled(std::move(a), route);
     }
-    if (!route.error.empty()) co_return error_answer("InvalidArgumentError", route.error);
+    if (!route.error.empty()) co_return labelled(error_answer("InvalidArgumentError", route.error), route);
+    // Kept with its labels, as it is to be sent again.
+    if (auto kept = memo_.find(request.api_key, request.target)) co_return std::move(*kept);
 
-    if (auto kept = memo_.find(request.api_key, request.target)) {
-        kept->set("X-Sigma-Shim-Cache", std::string(upstream::cache_status_name(upstream::CacheStatus::hit)));
-        co_return std::move(*kept);
+    Reconstruction r = co_await reconstruct(request);
+    HttpAnswer answer = labelled(std::move(r.answer), route);
+    if (r.keep_until) {
+        HttpAnswer again = answer;
+        again.set("X-Sigma-Shim-Cache", std::string(upstream::cache_status_name(upstream::CacheStatus::hit)));
+        memo_.keep(request.api_key, request.target, again, r.sources, *r.keep_until);
     }
+    co_return answer;
+}
+
+HttpAnswer LegacyHandler::labelled(HttpAnswer answer, const Route& route) {
+    // An error the shim made itself keeps its `local`.
+    if (!answer.has("X-Sigma-Shim")) answer.set("X-Sigma-Shim", "reconstructed");
+    // A File object with its counters is no deprecated route: it is the successor itself.
+    if (route.embedded != sa::Embedded::count) answer.set("Deprecation", "true");
+    return answer;
+}
+
+asio::awaitable<LegacyHandler::Reconstruction> LegacyHandler::reconstruct(const LegacyRequest& request) {
+    const Route& route = request.route;
 
     const std::string id = sa::to_lower_ascii(route.id);
     const std::string file_path = "/api/v3/files/" + id;
@@ -113,7 +122,7 @@ asio::awaitable<HttpAnswer> LegacyHandler::reconstruct(const LegacyRequest& requ
         HttpAnswer a = upstream_error(r, what);
         a.upstream_calls = calls;
         a.set("X-Sigma-Shim-Cache", std::string(upstream::cache_status_name(worst)));
-        return a;
+        return Reconstruction{std::move(a), std::nullopt, 0};
     };
     if (file_response.failure != Failure::none || file_response.status != 200) {
         co_return fail(file_response, "file");
@@ -229,9 +238,9 @@ asio::awaitable<HttpAnswer> LegacyHandler::reconstruct(const LegacyRequest& requ
                           ">; rel=\"successor-version\"");
     }
     a.set("X-Sigma-Shim-Fidelity", rendered.partial ? "partial" : "full");
-    if (keepable && fresh_until) memo_.keep(request.api_key, request.target, a, sources, *fresh_until);
     a.set("X-Sigma-Shim-Cache", std::string(upstream::cache_status_name(worst)));
-    co_return a;
+    if (keepable && fresh_until) co_return Reconstruction{std::move(a), fresh_until, sources};
+    co_return Reconstruction{std::move(a), std::nullopt, 0};
 }
 
 } // namespace shim::serve

@@ -8,6 +8,7 @@
 #include "upstream/upstream.hpp"
 
 #include <boost/asio/awaitable.hpp>
+#include <optional>
 
 namespace shim::serve {
 
@@ -27,7 +28,14 @@ public:
     boost::asio::awaitable<HttpAnswer> handle(const LegacyRequest& request);
 
 private:
-    boost::asio::awaitable<HttpAnswer> reconstruct(const LegacyRequest& request);
+    struct Reconstruction {
+        HttpAnswer answer;
+        std::optional<economy::SteadyTime> keep_until; // set: it may be kept until then
+        std::size_t sources = 0;                       // the upstream objects it was built from
+    };
+    boost::asio::awaitable<Reconstruction> reconstruct(const LegacyRequest& request);
+    // The labels every answer of a legacy route carries.
+    static HttpAnswer labelled(HttpAnswer answer, const Route& route);
 
     upstream::Upstream& upstream_;
     const ServeConfig& config_;

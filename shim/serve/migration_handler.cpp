@@ -31,8 +31,8 @@ MigrationOutcome answered(HttpAnswer a) {
 
 compare::Answer comparable(const HttpAnswer& a) {
     json::error_code ec;
-    auto body = json::parse(a.body, ec);
-    if (ec) body = json::string(std::string_view(a.body).substr(0, 4096));
+    auto body = json::parse(a.body_text(), ec);
+    if (ec) body = json::string(std::string_view(a.body_text()).substr(0, 4096));
     return {a.status, std::move(body)};
 }
 

@@ -1,5 +1,6 @@
 #include "serve/passthrough.hpp"
 
+#include "serve/head_text.hpp"
 #include "upstream/exchange.hpp"
 
 #include <algorithm>
@@ -9,7 +10,6 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <charconv>
 #include <optional>
 #include <span>
 
@@ -62,31 +62,6 @@ void copy_end_to_end(const http::message<isRequest, From>& from, http::message<i
     }
 }
 
-// The answer's header block is written as text: Beast's fields would allocate a node per header to be
-// serialised once. Names and values come from Beast's parser, which refuses CR, LF and NUL in them.
-void append_field(std::string& head, std::string_view name, std::string_view value) {
-    head.append(name).append(": ").append(value).append("\r\n");
-}
-
-void append_status_line(std::string& head, unsigned version, unsigned status, std::string_view reason) {
-    head.append(version >= 11 ? "HTTP/1.1 " : "HTTP/1.0 ");
-    std::array<char, 8> digits{};
-    const auto end = std::to_chars(digits.data(), digits.data() + digits.size(), status).ptr;
-    head.append(digits.data(), end).append(" ").append(reason).append("\r\n");
-}
-
-void append_length_field(std::string& head, std::uint64_t length) {
-    std::array<char, 24> digits{};
-    const auto end = std::to_chars(digits.data(), digits.data() + digits.size(), length).ptr;
-    append_field(head, "Content-Length", std::string_view(digits.data(), end));
-}
-
-// As Beast's keep_alive() writes it: HTTP/1.1 says when it closes, HTTP/1.0 when it does not.
-void append_connection_field(std::string& head, unsigned version, bool keep_alive) {
-    if (version >= 11 && !keep_alive) append_field(head, "Connection", "close");
-    if (version < 11 && keep_alive) append_field(head, "Connection", "keep-alive");
-}
-
 // The upstream answer's end-to-end headers, but for those the relay writes itself after them: one of each.
 template <typename Fields>
 void append_end_to_end(std::string& head, const Fields& from) {
@@ -97,7 +72,7 @@ void append_end_to_end(std::string& head, const Fields& from) {
         if (is_hop_by_hop(name, connection)) continue;
         if (std::any_of(std::begin(own), std::end(own), [&](auto o) { return beast::iequals(name, o); }))
             continue;
-        append_field(head, name, field.value());
+        head_text::append_field(head, name, field.value());
     }
 }
 
@@ -227,16 +202,16 @@ asio::awaitable<RelayOutcome> relay(Stream& client, beast::flat_buffer& client_b
         client_keep_alive && !state.draining.load() && !(body_expected && !answer_length && !chunked_out);
     std::string& head = scratch.head;
     head.clear();
-    append_status_line(head, version, status, upstream_answer.reason());
+    head_text::append_status_line(head, version, status, upstream_answer.reason());
     append_end_to_end(head, upstream_answer);
     if (!body_expected && upstream_answer.has_content_length())
-        append_field(head, "Content-Length", upstream_answer[http::field::content_length]);
-    append_field(head, "X-Sigma-Shim", "passthrough");
-    append_field(head, "X-Sigma-Shim-Cache", "bypass");
-    append_field(head, "X-Request-Id", request.request_id);
-    if (answer_length) append_length_field(head, *answer_length);
-    if (chunked_out) append_field(head, "Transfer-Encoding", "chunked");
-    append_connection_field(head, version, keep_alive);
+        head_text::append_field(head, "Content-Length", upstream_answer[http::field::content_length]);
+    head_text::append_field(head, "X-Sigma-Shim", "passthrough");
+    head_text::append_field(head, "X-Sigma-Shim-Cache", "bypass");
+    head_text::append_field(head, "X-Request-Id", request.request_id);
+    if (answer_length) head_text::append_number_field(head, "Content-Length", *answer_length);
+    if (chunked_out) head_text::append_field(head, "Transfer-Encoding", "chunked");
+    head_text::append_connection_field(head, version, keep_alive);
     head += "\r\n";
 
     out.answered = true;
@@ -245,8 +220,7 @@ asio::awaitable<RelayOutcome> relay(Stream& client, beast::flat_buffer& client_b
     // Buffers by value: the coroutine keeps its own copy of the (small) sequence.
     auto write_client = [&](auto buffers) -> asio::awaitable<void> {
         beast::get_lowest_layer(client).expires_after(cfg.request_timeout);
-        out.bytes_to_client +=
-            co_await asio::async_write(client, buffers, asio::redirect_error(asio::use_awaitable, ec));
+        out.bytes_to_client += co_await write_all(client, buffers, ec);
     };
     bool complete = false;
     bool upstream_reusable = upstream_answer.keep_alive();

@@ -3,6 +3,7 @@
 #include "net/listener_tls.hpp"
 #include "serve/client_stream.hpp"
 #include "serve/client_tokens.hpp"
+#include "serve/head_text.hpp"
 #include "serve/http_answer.hpp"
 #include "serve/migration_handler.hpp"
 #include "serve/passthrough.hpp"
@@ -115,28 +116,40 @@ struct RequestFacts {
     bool keep_alive = true;
 };
 
+// The header block and the body leave in one write. A kept answer brings its header lines and gzip body
+// ready made; only what differs per request (the id, the length, the connection) is added.
 template <class Stream>
-asio::awaitable<std::size_t> write_answer(Stream& stream, HttpAnswer& answer, const RequestFacts& facts,
-                                          bool keep_alive, const ServeConfig& config, error_code& ec) {
-    http::response<http::string_body> res{static_cast<http::status>(answer.status), facts.version};
-    for (auto& [name, value] : answer.headers)
-        res.insert(name, value);
-    res.set("X-Request-Id", facts.request_id);
-    if (res.find("X-Sigma-Shim-Cache") == res.end()) res.set("X-Sigma-Shim-Cache", "bypass");
-    // Every answer says who made it; one that says nothing was made here (a /_shim/ endpoint, say).
-    if (res.find("X-Sigma-Shim") == res.end()) res.set("X-Sigma-Shim", local_answer);
-    if (facts.accepts_gzip && !answer.body.empty()) {
-        res.body() = util::gzip(answer.body);
-        res.set(http::field::content_encoding, "gzip");
-    } else {
-        res.body() = std::move(answer.body);
+asio::awaitable<std::size_t> write_answer(Stream& stream, const HttpAnswer& answer, const RequestFacts& facts,
+                                          bool keep_alive, const ServeConfig& config, std::string& head,
+                                          error_code& ec) {
+    const std::string& identity = answer.body_text();
+    std::string gzipped;
+    const std::string* body = &identity;
+    const bool gzip = facts.accepts_gzip && !identity.empty();
+    if (gzip) {
+        if (answer.kept) {
+            body = &answer.kept->gzip_body;
+        } else {
+            gzipped = util::gzip(identity);
+            body = &gzipped;
+        }
     }
-    res.set(http::field::vary, "Accept-Encoding");
-    res.keep_alive(keep_alive);
-    res.prepare_payload();
+    head.clear();
+    head_text::append_status_line(head, facts.version, answer.status,
+                                  http::obsolete_reason(static_cast<http::status>(answer.status)));
+    if (answer.kept)
+        head += answer.kept->header_lines;
+    else
+        head += header_lines(answer.headers);
+    head_text::append_field(head, "X-Request-Id", facts.request_id);
+    if (gzip) head_text::append_field(head, "Content-Encoding", "gzip");
+    head_text::append_field(head, "Vary", "Accept-Encoding");
+    head_text::append_connection_field(head, facts.version, keep_alive);
+    head_text::append_number_field(head, "Content-Length", body->size());
+    head += "\r\n";
     beast::get_lowest_layer(stream).expires_after(config.request_timeout);
-    const auto n = co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
-    co_return n;
+    const std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(*body)};
+    co_return co_await write_all(stream, buffers, ec);
 }
 
 void log_request(ServerState& st, const RequestFacts& facts, const std::string& target_class, unsigned status,
@@ -211,7 +224,7 @@ asio::awaitable<void> serve_connection(Stream& stream, beast::flat_buffer& buffe
         if (ec) {
             if (auto answer = answer_for_read_error(ec)) {
                 RequestFacts facts{"-", util::new_request_id(), {}, {}, 11, false, false};
-                const auto sent = co_await write_answer(stream, *answer, facts, false, cfg, ec);
+                const auto sent = co_await write_answer(stream, *answer, facts, false, cfg, scratch.head, ec);
                 st.metrics.inc("sigma_shim_sent_bytes_total", {}, static_cast<double>(sent));
                 log_request(st, facts, "invalid", answer->status, std::chrono::steady_clock::now() - start, 0,
                             answer->note);
@@ -310,7 +323,7 @@ asio::awaitable<void> serve_connection(Stream& stream, beast::flat_buffer& buffe
                 }
             }
         }
-        const auto sent = co_await write_answer(stream, answer, facts, keep_alive, cfg, ec);
+        const auto sent = co_await write_answer(stream, answer, facts, keep_alive, cfg, scratch.head, ec);
         st.metrics.inc("sigma_shim_sent_bytes_total", {}, static_cast<double>(sent));
         log_request(st, facts, route_name, answer.status, std::chrono::steady_clock::now() - start,
                     answer.upstream_calls, answer.note);

@@ -195,6 +195,26 @@ class Https(TeamCase):
         self.assertEqual(listening["client_tokens"], "off")
         self.wait_metric(shim, 4, "sigma_shim_tls_handshakes_total", result="ok")
 
+    def test_large_answers_arrive_whole_over_tls(self):
+        # A header block and a body leave in one write; over TLS a write that stops between the two must still
+        # send the rest (a relayed answer with body bytes read ahead, a reconstructed File object).
+        shim = self.start_shim(tls=True)
+        conn = shim.connection()
+        try:
+            for _ in range(20):
+                conn.request("GET", PASSTHROUGH, headers={"x-apikey": API_KEY})
+                resp = conn.getresponse()
+                self.assertEqual(resp.status, 200)
+                self.assertEqual(json.loads(resp.read())["data"]["id"], F568)
+                conn.request("GET", PASSTHROUGH + "?relationships=sigma_analysis", headers={"x-apikey": API_KEY})
+                resp = conn.getresponse()
+                text = resp.read()
+                self.assertEqual((resp.status, resp.getheader("X-Sigma-Shim")), (200, "reconstructed"))
+                self.assertGreater(len(text), 16 * 1024)
+                self.assertEqual(json.loads(text)["data"]["id"], F568)
+        finally:
+            conn.close()
+
     def test_protocol_versions_and_alpn(self):
         shim = self.start_shim(tls=True)
         ca = certs.shared_certs().ca_cert

@@ -4,6 +4,7 @@
 #include "ops/metrics.hpp"
 #include "serve/answer_memo.hpp"
 #include "serve/server_state.hpp"
+#include "util/gzip.hpp"
 
 #include <boost/test/unit_test.hpp>
 #include <chrono>
@@ -48,10 +49,15 @@ BOOST_AUTO_TEST_CASE(a_kept_answer_comes_back_whole_for_the_same_key_and_target_
     const auto hit = memo.find("key-a", target);
     BOOST_REQUIRE(hit);
     BOOST_TEST(hit->status == 200u);
-    BOOST_TEST(hit->body == rendered().body);
+    BOOST_TEST(hit->body_text() == rendered().body);
     BOOST_TEST(hit->note == rendered().note);
-    BOOST_TEST((hit->headers == rendered().headers));
+    BOOST_TEST((hit->header_list() == rendered().headers));
+    BOOST_TEST(hit->body.empty(), "written from the kept object, not copied");
     BOOST_TEST(hit->upstream_calls == 0u);
+    // Ready to write: the header lines and the gzip body were made when it was kept.
+    BOOST_TEST(hit->kept->header_lines == shim::serve::header_lines(rendered().headers));
+    std::string error;
+    BOOST_TEST(shim::util::gunzip(hit->kept->gzip_body, 1 << 20, error).value_or("") == rendered().body);
 
     BOOST_TEST(!memo.find("key-b", target), "another key never gets key A's answer");
     BOOST_TEST(!memo.find("key-a", target + "?x=1"));

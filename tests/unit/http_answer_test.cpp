@@ -82,4 +82,41 @@ BOOST_AUTO_TEST_CASE(an_upstream_error_is_local_only_when_the_shim_made_it) {
     BOOST_TEST(label(shim::serve::upstream_error(html, "file")) == "local");
 }
 
+BOOST_AUTO_TEST_CASE(header_lines_leave_out_what_is_written_per_request_and_label_what_says_nothing) {
+    HttpAnswer a;
+    a.set("Content-Type", "application/json");
+    a.set("X-Request-Id", "not-this-one");
+    a.set("Content-Length", "1");
+    a.set("Connection", "close");
+    a.set("Vary", "Cookie");
+    a.set("Link", "<https://x/\r\nInjected: yes>; rel=\"successor-version\"");
+    BOOST_TEST(shim::serve::header_lines(a.headers) ==
+               "Content-Type: application/json\r\n"
+               "Link: <https://x/  Injected: yes>; rel=\"successor-version\"\r\n"
+               "X-Sigma-Shim-Cache: bypass\r\nX-Sigma-Shim: local\r\n");
+    a.set("x-sigma-shim", "reconstructed");
+    a.set("X-Sigma-Shim-Cache", "hit");
+    const auto lines = shim::serve::header_lines(a.headers);
+    BOOST_TEST(lines.find("X-Sigma-Shim-Cache: hit\r\n") != std::string::npos);
+    BOOST_TEST(lines.find("x-sigma-shim: reconstructed\r\n") != std::string::npos);
+    BOOST_TEST(lines.find("local") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_kept_answer_reads_as_its_object_until_set_makes_it_its_own) {
+    auto object = std::make_shared<shim::economy::CachedObject>();
+    object->body = "{}";
+    object->headers = {{"Content-Type", "application/json"}, {"X-Sigma-Shim", "reconstructed"}};
+    HttpAnswer a;
+    a.kept = object;
+    BOOST_TEST(a.has("x-sigma-shim"));
+    BOOST_TEST(a.body_text() == "{}");
+    BOOST_TEST(a.headers.empty());
+    a.set("X-Sigma-Shim", "shadow");
+    BOOST_TEST(!a.kept, "changed: no longer written from the kept lines");
+    BOOST_TEST(a.body == "{}");
+    BOOST_TEST((a.headers == Headers{{"Content-Type", "application/json"}, {"X-Sigma-Shim", "shadow"}}));
+    BOOST_TEST(object->headers.size() == 2u);
+    BOOST_TEST(object->headers[1].second == "reconstructed", "the kept object itself never changes");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -54,7 +54,7 @@ std::string legacy_f912() {
 }
 
 std::string header(const HttpAnswer& a, std::string_view name) {
-    for (const auto& [n, v] : a.headers)
+    for (const auto& [n, v] : a.header_list())
         if (n == name) return v;
     return {};
 }
