@@ -48,10 +48,10 @@ constexpr KeepMember behaviour_attribute_members[] = {
 };
 constexpr KeepTree behaviour_attributes{behaviour_attribute_members};
 
+// A behaviour's "id" is not read: only File objects and sigma_rule objects are recognised by theirs.
 constexpr KeepMember behaviour_members[] = {
     {"attributes", &behaviour_attributes},
     {"error", nullptr},
-    {"id", nullptr},
     {"type", nullptr},
 };
 constexpr KeepTree behaviour_object{behaviour_members};
@@ -63,7 +63,6 @@ constexpr KeepMember behaviour_page_members[] = {
     {"attributes", &behaviour_attributes},
     {"data", &behaviour_object},
     {"error", nullptr},
-    {"id", nullptr},
     {"meta", &page_meta},
     {"type", nullptr},
 };
