@@ -5,6 +5,7 @@
 #include "sigma_analysis/extract.hpp"
 #include "sigma_analysis/file_id.hpp"
 #include "sigma_analysis/input.hpp"
+#include "sigma_analysis/pruned_parse.hpp"
 #include "sigma_analysis/render.hpp"
 
 #include <algorithm>
@@ -66,8 +67,9 @@ class Loader {
 public:
     Loader(const CommandIo& io) : io_(io) {}
 
-    const json::value* load(const std::string& path) {
-        auto doc = load_json_input(path, io_.read, "convert", io_.err);
+    // `keep`: build only what it names (sigma_analysis/pruned_parse.hpp); null builds the whole document.
+    const json::value* load(const std::string& path, const sa::KeepTree* keep = nullptr) {
+        auto doc = load_json_input(path, io_.read, "convert", io_.err, keep);
         return doc ? &docs_.emplace_back(std::move(*doc)) : nullptr;
     }
 
@@ -161,7 +163,9 @@ int run_convert(std::span<const std::string> args, const CommandIo& io) {
 
     Loader loader(io);
     const std::string file_path = parsed.get("file");
-    const auto* file_doc = loader.load(file_path);
+    // The embedded form writes the whole File object back; the others read a few of its members.
+    const auto* file_doc =
+        loader.load(file_path, *form == sa::Form::embedded ? nullptr : &sa::keep_file_document);
     if (!file_doc) return ConvertExit::bad_input;
     const auto file = sa::find_file_object(*file_doc);
     if (!file) return loader.fail(file_path, file.error), ConvertExit::bad_input;
@@ -170,7 +174,8 @@ int run_convert(std::span<const std::string> args, const CommandIo& io) {
     std::size_t skipped_behaviours = 0;
     if (const auto it = parsed.values.find("behaviours"); it != parsed.values.end()) {
         for (const auto& path : it->second) {
-            const auto* doc = loader.load(path);
+            // Behaviour objects are never written back, whatever the form.
+            const auto* doc = loader.load(path, &sa::keep_behaviour_page);
             if (!doc) return ConvertExit::bad_input;
             auto found = sa::find_behaviour_objects(*doc);
             if (!found) return loader.fail(path, found.error), ConvertExit::bad_input;

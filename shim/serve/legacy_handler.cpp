@@ -4,6 +4,7 @@
 #include "sigma_analysis/extract.hpp"
 #include "sigma_analysis/file_id.hpp"
 #include "sigma_analysis/input.hpp"
+#include "sigma_analysis/pruned_parse.hpp"
 #include "sigma_analysis/render.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -31,6 +32,13 @@ using upstream::UpstreamResponse;
 
 json::value parse_body(const std::string& body, json::error_code& ec) {
     return json::parse(body, ec, json::make_shared_resource<json::monotonic_resource>(body.size() + 1024));
+}
+
+// Only the members the transform reads are built; the rest of the body is validated and skipped.
+json::value parse_body(const std::string& body, const sa::KeepTree& keep, json::error_code& ec) {
+    auto doc = sa::parse_pruned(body, keep);
+    ec = doc.error;
+    return std::move(doc.value);
 }
 
 std::string behaviours_target(const std::string& file_target_path, const std::string& cursor) {
@@ -128,7 +136,10 @@ asio::awaitable<LegacyHandler::Reconstruction> LegacyHandler::reconstruct(const 
         co_return fail(file_response, "file");
     }
     json::error_code ec;
-    const json::value file_doc = parse_body(file_response.body, ec);
+    // The embedded form writes the whole File object back; every other form reads a few of its members.
+    const json::value file_doc = route.form == sa::Form::embedded
+                                     ? parse_body(file_response.body, ec)
+                                     : parse_body(file_response.body, sa::keep_file_document, ec);
     const auto file =
         ec ? sa::Recognised<const json::object*>{nullptr, "not JSON"} : sa::find_file_object(file_doc);
     if (!file) {
@@ -161,7 +172,8 @@ asio::awaitable<LegacyHandler::Reconstruction> LegacyHandler::reconstruct(const 
         if (page_response.failure != Failure::none || page_response.status != 200) {
             co_return fail(page_response, "behaviours");
         }
-        const auto& page = pages.emplace_back(parse_body(page_response.body, ec));
+        // Behaviour objects are never written back, whatever the form.
+        const auto& page = pages.emplace_back(parse_body(page_response.body, sa::keep_behaviour_page, ec));
         auto found =
             ec ? sa::Recognised<sa::BehaviourObjects>{{}, "not JSON"} : sa::find_behaviour_objects(page);
         if (!found) {

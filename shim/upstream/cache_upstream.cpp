@@ -1,15 +1,11 @@
 #include "upstream/cache_upstream.hpp"
 
 #include "sigma_analysis/file_id.hpp"
+#include "sigma_analysis/pruned_parse.hpp"
 #include "util/key_hash.hpp"
-
-#include <boost/json/monotonic_resource.hpp>
-#include <boost/json/parse.hpp>
 
 namespace shim::upstream {
 namespace {
-
-namespace json = boost::json;
 
 constexpr std::size_t max_aliases = 200'000; // a bound on the alias table; it is rebuilt as files come back
 
@@ -55,10 +51,10 @@ std::string CacheUpstream::cache_key(const std::string& partition, std::string_v
 
 std::vector<std::string> CacheUpstream::learn_aliases(const std::string& partition, const std::string& body) {
     std::vector<std::string> aliases;
-    json::error_code ec;
-    const auto doc = json::parse(body, ec, json::make_shared_resource<json::monotonic_resource>());
-    if (ec || !doc.is_object()) return aliases;
-    const auto* data = doc.get_object().if_contains("data");
+    // Only data.attributes.{sha256, md5, sha1} are built: a File object is mostly other attributes.
+    const auto doc = sigma_analysis::parse_pruned(body, sigma_analysis::keep_file_hashes);
+    if (doc.error || !doc.value.is_object()) return aliases;
+    const auto* data = doc.value.get_object().if_contains("data");
     const auto* attributes =
         data && data->is_object() ? data->get_object().if_contains("attributes") : nullptr;
     if (!attributes || !attributes->is_object()) return aliases;
