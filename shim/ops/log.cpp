@@ -2,6 +2,7 @@
 
 #include "sigma_analysis/json_writer.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <charconv>
@@ -73,18 +74,25 @@ std::string_view to_string(LogLevel level) {
     return "error";
 }
 
-std::string format_utc_millis(std::chrono::system_clock::time_point tp) {
+void append_utc_millis(std::string& out, std::chrono::system_clock::time_point tp) {
     using namespace std::chrono;
     const auto ms = floor<milliseconds>(tp);
     const auto day = floor<days>(ms);
     const year_month_day ymd{day};
     const hh_mm_ss hms{ms - day};
     char buf[64];
-    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<int>(ymd.year()),
-                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
-                  static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
-                  static_cast<int>(hms.seconds().count()), static_cast<int>(hms.subseconds().count()));
-    return buf;
+    const int n =
+        std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", static_cast<int>(ymd.year()),
+                      static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                      static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
+                      static_cast<int>(hms.seconds().count()), static_cast<int>(hms.subseconds().count()));
+    out.append(buf, static_cast<std::size_t>(std::clamp(n, 0, static_cast<int>(sizeof buf) - 1)));
+}
+
+std::string format_utc_millis(std::chrono::system_clock::time_point tp) {
+    std::string out;
+    append_utc_millis(out, tp);
+    return out;
 }
 
 Logger::Logger(std::ostream& out, LogLevel min, LogClock clock)
@@ -92,8 +100,12 @@ Logger::Logger(std::ostream& out, LogLevel min, LogClock clock)
 
 void Logger::write(LogLevel level, std::string_view message, const LogFields& fields) {
     if (!enabled(level)) return;
-    // The line is built outside the lock; only the write is serialised.
-    std::string line = "{\"time\":\"" + format_utc_millis(clock_()) + "\",\"level\":\"";
+    // The line is built outside the lock, only the write is serialised, and each thread reuses its buffer:
+    // a line per request must not cost a string's worth of allocations.
+    thread_local std::string line;
+    line.assign("{\"time\":\"");
+    append_utc_millis(line, clock_());
+    line += "\",\"level\":\"";
     line += to_string(level);
     line += "\",\"msg\":";
     append_string(line, message);
@@ -107,6 +119,7 @@ void Logger::write(LogLevel level, std::string_view message, const LogFields& fi
     std::lock_guard lock(mutex_);
     out_.write(line.data(), static_cast<std::streamsize>(line.size()));
     out_.flush();
+    if (line.capacity() > 64 * 1024) std::string().swap(line); // a rare long line is not kept for good
 }
 
 } // namespace shim::ops

@@ -50,5 +50,6 @@ private:
 
 // "2026-11-27T21:05:16.123Z": UTC, milliseconds, truncated rather than rounded.
 std::string format_utc_millis(std::chrono::system_clock::time_point);
+void append_utc_millis(std::string& out, std::chrono::system_clock::time_point);
 
 } // namespace shim::ops
