@@ -413,11 +413,11 @@ def print_report(runs, cores, extras, args, load_before, elapsed):
     print("N cores = shim --threads N = nginx worker_processes N (upstream and proxy); CPU us/req = utime+stime "
           "from /proc/PID/stat over wrk's requests")
     print()
-    head = "%-36s %3s %5s %4s %10s %8s %8s %9s %9s %9s %8s"
-    line = "%-36s %3d %5d %4d %10.0f %8.3f %8.3f %9s %9s %9s %8.1f"
-    print(head % ("run (medians)", "N", "conns", "runs", "req/s", "p50 ms", "p99 ms", "p99 +ms", "CPU us/r",
-                  "up us/r", "wrk us/r"))
-    print(head % ("", "", "", "", "", "", "", "vs direct", "tested", "upstream", ""))
+    head = "%-36s %3s %5s %4s %8s %6s %8s %8s %9s %9s %9s %8s"
+    line = "%-36s %3d %5d %4d %8.0f %6s %8.3f %8.3f %9s %9s %9s %8.1f"
+    print(head % ("run (medians)", "N", "conns", "runs", "req/s", "range", "p50 ms", "p99 ms", "p99 +ms",
+                  "CPU us/r", "up us/r", "wrk us/r"))
+    print(head % ("", "", "", "", "", "%", "", "", "vs direct", "tested", "upstream", ""))
     medians = {}
     for key, n, conns in sorted(runs, key=lambda k: (k[2], k[1], [r[0] for r in ROWS + [("cold",)]].index(k[0]))):
         results = runs[(key, n, conns)]
@@ -426,8 +426,11 @@ def print_report(runs, cores, extras, args, load_before, elapsed):
         direct = medians.get((DIRECT, n, conns))
         added = m["p99"] - direct["p99"] if direct and key in (PROXY_A, SHIM_A) else None
         label = dict((r[0], r[1]) for r in ROWS).get(key, "(c) sigma-shim cold, upstream +50 ms")
-        print(line % (label, n, conns, len(results), m["rps"], m["p50"], m["p99"], fmt(added, "%.3f"),
-                      fmt(m["cpu_tested"], "%.1f"), fmt(m["cpu_upstream"], "%.1f"), m["cpu_wrk"]))
+        rps = [r["rps"] for r in results]
+        spread = (max(rps) - min(rps)) / m["rps"] * 100 if len(rps) > 1 and m["rps"] else None
+        print(line % (label, n, conns, len(results), m["rps"], fmt(spread, "%.0f"), m["p50"], m["p99"],
+                      fmt(added, "%.3f"), fmt(m["cpu_tested"], "%.1f"), fmt(m["cpu_upstream"], "%.1f"),
+                      m["cpu_wrk"]))
     print()
 
     c = args.connections
