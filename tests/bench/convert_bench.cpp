@@ -17,8 +17,17 @@
 // with 2,000 Sigma rules generated here, deterministically, roughly half of it attributes that are not Sigma
 // data.
 //
-// Extra flag: --dump_generated=PATH writes the generated File object (to profile `sigma-shim convert` on it).
+// Then, as whole processes (process_bench.cpp), on a File object of about 16 MiB with 6,400 rules from the
+// same generator: `sigma-shim convert --form object` against a child that only parses and serializes the same
+// bytes with Boost.JSON (this program with --roundtrip), wall time and peak RSS; it runs first, while this
+// process is still small, and its table is printed last.
+//
+// Extra flags: --dump_generated=PATH writes the 5 MB generated File object (to profile `sigma-shim convert`
+// on it); --shim=PATH the sigma-shim to run (default: the one of this build tree); --process_runs=N runs of
+// each child (default 5; 0 skips the whole-process comparison); --process_only skips the Google Benchmark
+// rows.
 #include "cli/json_document.hpp"
+#include "process_bench.hpp"
 #include "sigma_analysis/extract.hpp"
 #include "sigma_analysis/input.hpp"
 #include "sigma_analysis/render.hpp"
@@ -29,9 +38,12 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -44,6 +56,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <unistd.h>
 #include <utility>
 #include <vector>
 
@@ -839,21 +852,106 @@ void print_table(const std::vector<Input>& inputs, const CapturingReporter& rep)
     std::cout << t.str() << std::flush;
 }
 
+// The generated File object of the whole-process comparison: the same generator with more rules.
+constexpr std::size_t big_rules = 6400;
+constexpr std::size_t big_bytes = 16u << 20;
+
+void describe(const Generated& g) {
+    std::cerr << "generated File object: " << g.bytes.size() << " bytes, " << g.rules << " rules, "
+              << g.contexts << " match contexts, Sigma attributes " << g.sigma_bytes << " bytes ("
+              << std::fixed << std::setprecision(0)
+              << 100.0 * static_cast<double>(g.sigma_bytes) / static_cast<double>(g.bytes.size()) << "%)\n";
+}
+
+// Child mode `--write_generated PATH RULES BYTES`: the big object is built in a child, so that this process
+// stays small and the children it times get an honest ru_maxrss (see process_bench.cpp).
+int write_generated(const std::string& path, std::size_t rules, std::size_t bytes) {
+    const auto g = generate_file_object(rules, bytes);
+    describe(g);
+    std::ofstream out(path, std::ios::binary);
+    out << g.bytes;
+    return out.flush() ? 0 : 1;
+}
+
+std::string self_path() {
+    std::error_code ec;
+    const auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (ec) throw std::runtime_error("cannot read /proc/self/exe: " + ec.message());
+    return p.string();
+}
+
+// Generates the big File object into a temporary file, compares the two children on it, removes the file.
+bench::ProcessComparison whole_process(const std::string& shim, int runs) {
+    if (access(shim.c_str(), X_OK) != 0)
+        throw std::runtime_error("no sigma-shim at " + shim + " (--shim=PATH)");
+    const auto dir = std::filesystem::temp_directory_path();
+    std::string path = (dir / "convert_bench-XXXXXX.json").string();
+    const int fd = mkstemps(path.data(), 5);
+    if (fd < 0) throw std::runtime_error("mkstemps: " + std::string(std::strerror(errno)));
+    close(fd);
+    struct Remove {
+        std::string p;
+        ~Remove() { std::filesystem::remove(p); }
+    } cleanup{path};
+    const std::string self = self_path();
+    const auto gen = bench::run_child(
+        {self, "--write_generated", path, std::to_string(big_rules), std::to_string(big_bytes)});
+    if (gen.exit_status != 0) throw std::runtime_error("generating " + path + " failed");
+    std::cerr << "whole-process comparison: " << runs
+              << " runs each of sigma-shim convert and the Boost.JSON "
+              << "roundtrip\n";
+    return bench::compare_processes(path, shim, self, runs);
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
+    // Child modes of the whole-process comparison.
+    if (argc == 3 && std::string_view(argv[1]) == "--roundtrip") return bench::roundtrip(argv[2]);
+    if (argc == 5 && std::string_view(argv[1]) == "--write_generated") {
+        return write_generated(argv[2], std::stoul(argv[3]), std::stoul(argv[4]));
+    }
+
     benchmark::Initialize(&argc, argv);
     std::string dump_path;
+    std::string shim = SIGMA_SHIM_BINARY;
+    int process_runs = 5;
+    bool process_only = false;
     int kept = 1;
     for (int i = 1; i < argc; ++i) {
-        constexpr std::string_view flag = "--dump_generated=";
-        if (std::string_view(argv[i]).starts_with(flag))
-            dump_path = argv[i] + flag.size();
+        const std::string_view arg = argv[i];
+        auto value = [&](std::string_view flag) -> std::optional<std::string> {
+            if (arg.starts_with(flag)) return std::string(arg.substr(flag.size()));
+            return std::nullopt;
+        };
+        if (const auto dump = value("--dump_generated="))
+            dump_path = *dump;
+        else if (const auto path = value("--shim="))
+            shim = *path;
+        else if (const auto runs = value("--process_runs="))
+            process_runs = std::stoi(*runs);
+        else if (arg == "--process_only")
+            process_only = true;
         else
             argv[kept++] = argv[i];
     }
     argc = kept;
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+
+    // First, while this process is small: its peak is the floor of every child's ru_maxrss.
+    std::optional<bench::ProcessComparison> processes;
+    if (process_runs > 0) {
+        try {
+            processes = whole_process(shim, process_runs);
+        } catch (const std::exception& e) {
+            std::cerr << "convert_bench: whole-process comparison: " << e.what() << "\n";
+            return 1;
+        }
+    }
+    if (process_only) {
+        if (processes) bench::print_process_comparison(*processes, std::cout);
+        return 0;
+    }
 
     std::vector<Input> inputs;
     try {
@@ -910,5 +1008,6 @@ int main(int argc, char** argv) {
     benchmark::RunSpecifiedBenchmarks(&reporter);
     benchmark::Shutdown();
     print_table(inputs, reporter);
+    if (processes) bench::print_process_comparison(*processes, std::cout);
     return 0;
 }
