@@ -285,6 +285,9 @@ def main():
     ap.add_argument("--perf-record", metavar="FILE",
                     help="only profile: one pass-through run at the first of --cores under perf record -p SHIM")
     ap.add_argument("--perf-args", default="-g", help="perf record's options for --perf-record (default -g)")
+    ap.add_argument("--shim-env", action="append", default=[], metavar="NAME=VALUE",
+                    help="an environment variable for the shims only (repeatable), for example "
+                    "GLIBC_TUNABLES=glibc.malloc.trim_threshold=67108864")
     ap.add_argument("--verbose", action="store_true", help="print wrk's own output too")
     args = ap.parse_args()
     cores = [int(c) for c in args.cores.split(",") if c.strip()]
@@ -305,6 +308,7 @@ def main():
         # Both sides log each request to a file: nginx its access log, the shim its `info` line.
         shim_log = open(os.path.join(tmp, "shim.log"), "wb")
         env = dict(os.environ, BENCH_KEY=KEY)
+        env.update(v.split("=", 1) for v in args.shim_env)
         for n in (cores[:1] if args.perf_record else cores):
             stacks.append(Stack(n, tmp, args.binary, legacy, shim_log, env))
         for s in stacks:  # the shim's legacy answer comes from its cache from now on
@@ -410,6 +414,8 @@ def print_report(runs, cores, extras, args, load_before, elapsed):
     print("wrk: %d threads on the same cores as the servers, %d connections, %d s per run; each (a)/(b) row run %d "
           "times, interleaved over the core counts; both sides log each request to a file"
           % (args.wrk_threads, args.connections, args.seconds, args.repeat))
+    if args.shim_env:
+        print("the shims' extra environment: %s" % " ".join(args.shim_env))
     print("N cores = shim --threads N = nginx worker_processes N (upstream and proxy); CPU us/req = utime+stime "
           "from /proc/PID/stat over wrk's requests")
     print()
