@@ -774,6 +774,9 @@ void bm_extract_render(benchmark::State& state, const Input* in) {
 // Keeps the wall time per iteration of every run while printing as usual.
 class CapturingReporter : public benchmark::ConsoleReporter {
 public:
+    // Colours only on a terminal: --benchmark_color applies to the default reporter, not to this one.
+    CapturingReporter() : ConsoleReporter(isatty(STDOUT_FILENO) ? OO_Defaults : OO_Tabular) {}
+
     void ReportRuns(const std::vector<Run>& runs) override {
         ConsoleReporter::ReportRuns(runs);
         for (const auto& r : runs) {
