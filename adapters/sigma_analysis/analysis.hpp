@@ -3,10 +3,15 @@
 // Strings are views into the upstream documents, which must outlive the Analysis.
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+namespace boost::json {
+class object;
+}
 
 namespace sigma_analysis {
 
@@ -23,7 +28,12 @@ struct Match {
     std::string_view rule_id, rule_title, rule_description, rule_source, rule_level;
     std::optional<std::string_view> rule_author;
     Level level = Level::unknown;
-    std::string match_context;
+    // The legacy match_context string (3.3) is written from these when the answer is rendered, not stored:
+    // in a large answer it is most of the bytes. `context_values` is the context's `values` object (null: the
+    // result had no context, and the string is empty); `context_fields` the keys to write, sorted (null:
+    // all).
+    const boost::json::object* context_values = nullptr;
+    std::shared_ptr<const std::vector<std::string>> context_fields;
 };
 
 // Why an answer is `X-Sigma-Shim-Fidelity: partial`. Empty means full fidelity.

@@ -167,7 +167,6 @@ void fill_dates(Analysis& out, const json::object* file_attributes,
 
 void emit_matches(Analysis& out, std::vector<Result>& results, const ExtractInput& input) {
     auto& diag = out.diagnostics;
-    std::vector<const json::key_value_pair*> scratch;
     std::size_t total = 0;
     for (const auto& r : results)
         total += std::max<std::size_t>(r.contexts.size(), 1);
@@ -188,13 +187,14 @@ void emit_matches(Analysis& out, std::vector<Result>& results, const ExtractInpu
         }
         proto.level = parse_level(proto.rule_level);
 
-        std::optional<std::vector<std::string>> fields;
         if (input.mode == ContextMode::rule_fields) {
             const auto* rule = input.rules ? input.rules->find(r.rule_id) : nullptr;
-            if (rule) fields = detection_fields(*rule);
-            if (!fields) ++diag.rule_fallbacks;
+            auto fields = rule ? detection_fields(*rule) : std::nullopt;
+            if (fields)
+                proto.context_fields = std::make_shared<const std::vector<std::string>>(std::move(*fields));
+            else
+                ++diag.rule_fallbacks;
         }
-        const std::vector<std::string>* only = fields ? &*fields : nullptr;
 
         Stats& by_source = out.source_severity_stats[proto.rule_source];
         auto push = [&](Match m) {
@@ -208,7 +208,7 @@ void emit_matches(Analysis& out, std::vector<Result>& results, const ExtractInpu
         }
         for (const auto* values : r.contexts) {
             Match m = proto;
-            append_match_context(m.match_context, *values, only, scratch);
+            m.context_values = values;
             push(std::move(m));
         }
     }

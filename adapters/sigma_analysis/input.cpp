@@ -125,4 +125,14 @@ Recognised<std::vector<const json::object*>> find_rule_objects(const json::value
     return r;
 }
 
+std::string next_cursor(const boost::json::value& page) {
+    if (const auto* obj = page.if_object()) {
+        if (const auto* meta = obj->if_contains("meta"); meta && meta->is_object()) {
+            const auto* cursor = meta->get_object().if_contains("cursor");
+            if (cursor && cursor->is_string()) return std::string(cursor->get_string());
+        }
+    }
+    return {};
+}
+
 } // namespace sigma_analysis

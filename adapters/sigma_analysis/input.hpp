@@ -28,6 +28,9 @@ struct BehaviourObjects {
 };
 Recognised<BehaviourObjects> find_behaviour_objects(const boost::json::value& doc);
 
+// The cursor of the next page of a list page (its meta.cursor); empty on the last page or when it has none.
+std::string next_cursor(const boost::json::value& page);
+
 // The sigma_rule objects inside `doc`: {"data": {...}}, a bare object, or a list {"data": [...]}.
 Recognised<std::vector<const boost::json::object*>> find_rule_objects(const boost::json::value& doc);
 

@@ -3,6 +3,7 @@
 #include "sigma_analysis/errors.hpp"
 #include "sigma_analysis/input.hpp"
 #include "sigma_analysis/json_writer.hpp"
+#include "sigma_analysis/match_context.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -28,9 +29,33 @@ void append_stats(std::string& out, const Stats& s) {
     out += '}';
 }
 
-void append_match(std::string& out, const Match& m) {
+// Writes each match's context string (3.3) when its match is written, reusing one buffer for all of them.
+class ContextWriter {
+public:
+    void append(std::string& out, const Match& m) {
+        text_.clear();
+        if (m.context_values) append_match_context(text_, *m.context_values, m.context_fields.get(), pairs_);
+        append_string(out, text_);
+    }
+
+private:
+    std::string text_;
+    std::vector<const json::key_value_pair*> pairs_;
+};
+
+// Hands the text written so far to ctx.sink, at item boundaries, once there is enough of it: an answer with a
+// sink is never whole in memory.
+constexpr std::size_t sink_chunk = 64 * 1024;
+
+void drain(std::string& out, const RenderContext& ctx) {
+    if (!ctx.sink || out.size() < sink_chunk) return;
+    ctx.sink(out);
+    out.clear();
+}
+
+void append_match(std::string& out, const Match& m, ContextWriter& contexts) {
     out += "{\"match_context\":";
-    append_string(out, m.match_context);
+    contexts.append(out, m);
     if (m.rule_author) {
         out += ",\"rule_author\":";
         append_string(out, *m.rule_author);
@@ -56,11 +81,9 @@ std::string link(std::string_view base, std::string_view path) {
     return s;
 }
 
-void append_object(std::string& out, const Analysis& a, std::string_view base) {
-    std::size_t context_bytes = 0;
-    for (const auto& m : a.matches)
-        context_bytes += m.match_context.size() + 400;
-    out.reserve(out.size() + context_bytes + 512);
+void append_object(std::string& out, const Analysis& a, const RenderContext& ctx) {
+    out.reserve(out.size() + (ctx.sink ? sink_chunk : a.matches.size() * 512) + 512);
+    ContextWriter contexts;
 
     out += "{\"attributes\":{\"analysis_date\":";
     append_int(out, a.analysis_date);
@@ -69,7 +92,8 @@ void append_object(std::string& out, const Analysis& a, std::string_view base) {
     out += ",\"rule_matches\":[";
     for (std::size_t i = 0; i < a.matches.size(); ++i) {
         if (i) out += ',';
-        append_match(out, a.matches[i]);
+        append_match(out, a.matches[i], contexts);
+        drain(out, ctx);
     }
     out += "],\"severity_stats\":";
     append_stats(out, a.severity_stats);
@@ -84,7 +108,7 @@ void append_object(std::string& out, const Analysis& a, std::string_view base) {
     out += "}},\"id\":";
     append_string(out, a.sha256);
     out += ",\"links\":{\"self\":";
-    append_string(out, link(base, "/api/v3/sigma_analyses/" + std::string(a.sha256)));
+    append_string(out, link(ctx.public_base, "/api/v3/sigma_analyses/" + std::string(a.sha256)));
     out += "},\"type\":\"sigma_analysis\"}";
 }
 
@@ -188,7 +212,8 @@ Answer render_embedded(const Analysis& a, const RenderContext& ctx) {
 }
 
 // A sigma_rule object with its keys in byte order and "context_attributes": {"match": ...} set.
-void append_rule_with_match(std::string& out, const json::object& rule, std::string_view match) {
+void append_rule_with_match(std::string& out, const json::object& rule, const Match& m,
+                            ContextWriter& contexts) {
     std::vector<const json::key_value_pair*> pairs;
     pairs.reserve(rule.size());
     for (const auto& kv : rule) {
@@ -204,7 +229,7 @@ void append_rule_with_match(std::string& out, const json::object& rule, std::str
         if (!first) out += ',';
         first = false;
         out += "\"context_attributes\":{\"match\":";
-        append_string(out, match);
+        contexts.append(out, m);
         out += '}';
     };
     for (auto it = pairs.begin(); it != pairs.end(); ++it) {
@@ -219,7 +244,8 @@ void append_rule_with_match(std::string& out, const json::object& rule, std::str
 }
 
 // Stands in for a sigma_rule object that could not be had: what the match itself says of the rule.
-void append_rule_from_match(std::string& out, const Match& m, std::string_view base) {
+void append_rule_from_match(std::string& out, const Match& m, std::string_view base,
+                            ContextWriter& contexts) {
     out += "{\"attributes\":{";
     if (m.rule_author) {
         out += "\"author\":";
@@ -235,7 +261,7 @@ void append_rule_from_match(std::string& out, const Match& m, std::string_view b
     out += ",\"title\":";
     append_string(out, m.rule_title);
     out += "},\"context_attributes\":{\"match\":";
-    append_string(out, m.match_context);
+    contexts.append(out, m);
     out += "},\"id\":";
     append_string(out, m.rule_id);
     out += ",\"links\":{\"self\":";
@@ -243,9 +269,9 @@ void append_rule_from_match(std::string& out, const Match& m, std::string_view b
     out += "},\"type\":\"sigma_rule\"}";
 }
 
-void append_rule_descriptor(std::string& out, const Match& m) {
+void append_rule_descriptor(std::string& out, const Match& m, ContextWriter& contexts) {
     out += "{\"context_attributes\":{\"match\":";
-    append_string(out, m.match_context);
+    contexts.append(out, m);
     out += "},\"id\":";
     append_string(out, m.rule_id);
     out += ",\"type\":\"sigma_rule\"}";
@@ -264,17 +290,19 @@ Answer render_rules(Analysis& a, const RenderContext& ctx, bool descriptors) {
     const std::size_t end = ctx.page ? begin + std::min(ctx.page->limit, total - begin) : total;
 
     std::string out = "{\"data\":[";
+    ContextWriter contexts;
     for (std::size_t i = begin; i < end; ++i) {
         if (i != begin) out += ',';
         const Match& m = a.matches[i];
         if (descriptors) {
-            append_rule_descriptor(out, m);
+            append_rule_descriptor(out, m, contexts);
         } else if (const auto* rule = ctx.rules ? ctx.rules->find(m.rule_id) : nullptr) {
-            append_rule_with_match(out, *rule, m.match_context);
+            append_rule_with_match(out, *rule, m, contexts);
         } else {
             ++a.diagnostics.missing_rule_objects;
-            append_rule_from_match(out, m, ctx.public_base);
+            append_rule_from_match(out, m, ctx.public_base, contexts);
         }
+        drain(out, ctx);
     }
     const std::string analyses = "/api/v3/sigma_analyses/" + std::string(ctx.request_id);
     const std::string path = analyses + (descriptors ? "/relationships/rules" : "/rules");
@@ -348,13 +376,13 @@ Answer render(Form form, Analysis& a, const RenderContext& ctx) {
     switch (form) {
     case Form::object: {
         std::string out = "{\"data\":";
-        append_object(out, a, ctx.public_base);
+        append_object(out, a, ctx);
         out += '}';
         return {200, std::move(out), a.diagnostics.partial()};
     }
     case Form::relationship: {
         std::string out = "{\"data\":";
-        append_object(out, a, ctx.public_base);
+        append_object(out, a, ctx);
         out += ",\"links\":{\"self\":";
         append_string(
             out, link(ctx.public_base, "/api/v3/files/" + std::string(ctx.request_id) + "/sigma_analysis"));

@@ -4,6 +4,7 @@
 #include "sigma_analysis/rule_fields.hpp"
 
 #include <boost/json/value.hpp>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -48,6 +49,9 @@ struct RenderContext {
     const RuleCatalog* rules = nullptr; // Form::rules: the sigma_rule objects by id
     const boost::json::value* file_document = nullptr; // Form::embedded: the upstream File answer as it came
     Embedded embedded = Embedded::descriptor;          // Form::embedded: what it adds
+    // When set, a 200 answer's text is handed to it in pieces as it is written (between rule matches), and
+    // Answer::body holds only the rest: a large answer is then never whole in memory.
+    std::function<void(std::string_view)> sink = {};
 };
 
 struct Answer {

@@ -192,7 +192,12 @@ int run_convert(std::span<const std::string> args, const CommandIo& io) {
     auto analysis = sa::extract({*file.value, behaviours, &rules, mode});
     analysis.diagnostics.skipped += skipped_behaviours;
     const std::string request_id = parsed.has("id") ? sa::to_lower_ascii(id) : std::string(analysis.sha256);
-    const auto answer = sa::render(*form, analysis, {base, request_id, page, &rules, file_doc});
+    // A large answer goes out as it is written, not gathered whole first.
+    const auto sink = [&io](std::string_view text) {
+        io.out.write(text.data(), std::streamsize(text.size()));
+    };
+    const auto answer = sa::render(
+        *form, analysis, {base, request_id, page, &rules, file_doc, sa::Embedded::descriptor, sink});
 
     io.out << answer.body << '\n';
     if (answer.partial)

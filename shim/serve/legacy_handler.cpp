@@ -47,16 +47,6 @@ std::string behaviours_target(const std::string& file_target_path, const std::st
     return t;
 }
 
-std::string next_cursor(const json::value& page) {
-    if (const auto* obj = page.if_object()) {
-        if (const auto* meta = obj->if_contains("meta"); meta && meta->is_object()) {
-            const auto* cursor = meta->get_object().if_contains("cursor");
-            if (cursor && cursor->is_string()) return std::string(cursor->get_string());
-        }
-    }
-    return {};
-}
-
 } // namespace
 
 asio::awaitable<HttpAnswer> LegacyHandler::handle(const LegacyRequest& request) {
@@ -184,7 +174,7 @@ asio::awaitable<LegacyHandler::Reconstruction> LegacyHandler::reconstruct(const 
         }
         behaviours.insert(behaviours.end(), found.value.objects.begin(), found.value.objects.end());
         skipped_items += found.value.skipped;
-        const std::string cursor = next_cursor(page);
+        const std::string cursor = sa::next_cursor(page);
         if (cursor.empty()) break;
         if (n + 1 == behaviour_pages) {
             truncated = true;

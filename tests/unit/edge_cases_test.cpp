@@ -1058,4 +1058,49 @@ BOOST_AUTO_TEST_CASE(object_form_bytes_do_not_depend_on_input_key_order) {
     BOOST_TEST(sa_.render(sa::Form::object).body == sb.render(sa::Form::object).body);
 }
 
+BOOST_AUTO_TEST_CASE(an_answer_handed_to_a_sink_in_pieces_has_the_same_bytes) {
+    // 400 rules x 3 contexts of ~300 bytes: several sink chunks, in every list form.
+    std::vector<std::string> entries;
+    const std::string long_value(300, 'v');
+    for (int i = 0; i < 400; ++i) {
+        const auto n = std::to_string(i);
+        entries.push_back(entry("r" + n,
+                                R"([{"values":{"A":")" + n + long_value + R"("}},{"values":{"B":")" + n +
+                                    R"("}},{"values":{"C":")" + n + long_value + R"("}}])",
+                                i % 2 ? "low" : "high", i % 3 ? "S1" : "S2"));
+    }
+    Scenario s(file_doc(R"("last_analysis_date":100,)" + results(entries)));
+    for (const auto form : {sa::Form::object, sa::Form::relationship, sa::Form::rules,
+                            sa::Form::rules_descriptors, sa::Form::descriptor, sa::Form::embedded}) {
+        BOOST_TEST_CONTEXT(sa::form_name(form)) {
+            const auto whole = s.render(form);
+            sa::RenderContext ctx;
+            ctx.public_base = kBase;
+            ctx.request_id = kSha;
+            ctx.rules = &s.rules;
+            ctx.file_document = s.file_document;
+            std::string streamed;
+            std::size_t pieces = 0;
+            ctx.sink = [&](std::string_view piece) {
+                streamed += piece;
+                ++pieces;
+            };
+            const auto rest = sa::render(form, s.analysis, ctx);
+            BOOST_TEST(rest.status == whole.status);
+            BOOST_TEST(rest.partial == whole.partial);
+            BOOST_TEST(streamed + rest.body == whole.body);
+            const bool lists_matches = form != sa::Form::descriptor && form != sa::Form::embedded;
+            BOOST_TEST((pieces > 3) == lists_matches, pieces << " pieces");
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(next_cursor_reads_meta_cursor_of_a_list_page) {
+    BOOST_TEST(sa::next_cursor(json::parse(R"({"data":[],"meta":{"cursor":"abc","count":3}})")) == "abc");
+    BOOST_TEST(sa::next_cursor(json::parse(R"({"data":[],"meta":{"count":3}})")).empty());
+    BOOST_TEST(sa::next_cursor(json::parse(R"({"data":[],"meta":{"cursor":7}})")).empty());
+    BOOST_TEST(sa::next_cursor(json::parse(R"({"data":[],"meta":[]})")).empty());
+    BOOST_TEST(sa::next_cursor(json::parse(R"([1,2])")).empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -120,16 +120,6 @@ const std::string mixed_page = R"({"data":[1,"x",null,[{"type":"file_behaviour"}
  {"id":"b2","attributes":{"analysis_date":"late","sigma_analysis_results":"none"}}],
  "meta":{"cursor":"next-1","count":9},"links":{"self":"s","next":"n"}})";
 
-std::string next_cursor(const json::value& page) {
-    if (const auto* obj = page.if_object()) {
-        if (const auto* meta = obj->if_contains("meta"); meta && meta->is_object()) {
-            const auto* cursor = meta->get_object().if_contains("cursor");
-            if (cursor && cursor->is_string()) return std::string(cursor->get_string());
-        }
-    }
-    return {};
-}
-
 struct Outcome {
     std::string error;   // find_file_object's or find_behaviour_objects' sentence
     std::string cursors; // each page's meta.cursor
@@ -169,7 +159,7 @@ Outcome answer(const json::value& file_doc, const std::vector<const json::value*
         }
         behaviours.insert(behaviours.end(), found.value.objects.begin(), found.value.objects.end());
         skipped += found.value.skipped;
-        o.cursors += next_cursor(*page) + ";";
+        o.cursors += sa::next_cursor(*page) + ";";
     }
     auto analysis = sa::extract({*file.value, behaviours, &rules, mode});
     analysis.diagnostics.skipped += skipped;
@@ -284,7 +274,7 @@ BOOST_AUTO_TEST_CASE(answers_are_the_bytes_of_the_full_parse) {
         const auto* pruned =
             &pruned_pages.emplace_back(sa::parse_pruned(bytes, sa::keep_behaviour_page).value);
         BOOST_TEST(sa::find_behaviour_objects(*full).error == sa::find_behaviour_objects(*pruned).error);
-        BOOST_TEST(next_cursor(*full) == next_cursor(*pruned));
+        BOOST_TEST(sa::next_cursor(*full) == sa::next_cursor(*pruned));
         if (!sa::find_behaviour_objects(*full)) return;
         page_sets.push_back({{full}, {pruned}});
         all_full.push_back(full);
