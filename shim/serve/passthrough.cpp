@@ -54,26 +54,28 @@ bool is_hop_by_hop(std::string_view name, std::string_view connection_tokens) {
     return false;
 }
 
-template <bool isRequest, typename From, typename To>
-void copy_end_to_end(const http::message<isRequest, From>& from, http::message<isRequest, To>& to) {
+// Calls visit(name, value) for each end-to-end field of `from`, in order.
+template <typename Fields, typename Visit>
+void for_each_end_to_end(const Fields& from, Visit&& visit) {
     const std::string_view connection = from[http::field::connection];
     for (const auto& field : from) {
-        if (!is_hop_by_hop(field.name_string(), connection)) to.insert(field.name_string(), field.value());
+        if (!is_hop_by_hop(field.name_string(), connection)) visit(field.name_string(), field.value());
     }
+}
+
+template <bool isRequest, typename From, typename To>
+void copy_end_to_end(const http::message<isRequest, From>& from, http::message<isRequest, To>& to) {
+    for_each_end_to_end(from, [&](std::string_view name, std::string_view value) { to.insert(name, value); });
 }
 
 // The upstream answer's end-to-end headers, but for those the relay writes itself after them: one of each.
 template <typename Fields>
 void append_end_to_end(std::string& head, const Fields& from) {
     static constexpr std::string_view own[] = {"x-sigma-shim", "x-sigma-shim-cache", "x-request-id"};
-    const std::string_view connection = from[http::field::connection];
-    for (const auto& field : from) {
-        const auto name = field.name_string();
-        if (is_hop_by_hop(name, connection)) continue;
-        if (std::any_of(std::begin(own), std::end(own), [&](auto o) { return beast::iequals(name, o); }))
-            continue;
-        head_text::append_field(head, name, field.value());
-    }
+    for_each_end_to_end(from, [&](std::string_view name, std::string_view value) {
+        if (std::none_of(std::begin(own), std::end(own), [&](auto o) { return beast::iequals(name, o); }))
+            head_text::append_field(head, name, value);
+    });
 }
 
 bool idempotent(http::verb v) {
