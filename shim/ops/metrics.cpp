@@ -118,18 +118,21 @@ Metrics::Family& Metrics::family(std::string_view name) {
     return it->second;
 }
 
-Metrics::Series* Metrics::series(Family& family, const std::vector<std::string>& label_values) {
+Metrics::Series* Metrics::series(Family& family, Labels label_values) {
     if (label_values.size() != family.label_names.size()) return nullptr;
     auto it = family.series.find(label_values);
     if (it == family.series.end()) {
         Series fresh;
         if (family.type == Type::histogram) fresh.counts.assign(family.bounds.size() + 1, 0);
-        it = family.series.emplace(label_values, std::move(fresh)).first;
+        it =
+            family.series
+                .emplace(std::vector<std::string>(label_values.begin(), label_values.end()), std::move(fresh))
+                .first;
     }
     return &it->second;
 }
 
-void Metrics::inc(std::string_view name, const std::vector<std::string>& label_values, double by) {
+void Metrics::inc(std::string_view name, Labels label_values, double by) {
     std::lock_guard lock(mutex_);
     Family& f = family(name);
     if (f.type == Type::histogram) return;
@@ -138,21 +141,21 @@ void Metrics::inc(std::string_view name, const std::vector<std::string>& label_v
     if (Series* s = series(f, label_values)) s->value += by;
 }
 
-void Metrics::set(std::string_view name, double value, const std::vector<std::string>& label_values) {
+void Metrics::set(std::string_view name, double value, Labels label_values) {
     std::lock_guard lock(mutex_);
     Family& f = family(name);
     if (f.type != Type::gauge) return;
     if (Series* s = series(f, label_values)) s->value = value;
 }
 
-void Metrics::gauge_add(std::string_view name, double by, const std::vector<std::string>& label_values) {
+void Metrics::gauge_add(std::string_view name, double by, Labels label_values) {
     std::lock_guard lock(mutex_);
     Family& f = family(name);
     if (f.type != Type::gauge) return;
     if (Series* s = series(f, label_values)) s->value += by;
 }
 
-void Metrics::observe(std::string_view name, double value, const std::vector<std::string>& label_values) {
+void Metrics::observe(std::string_view name, double value, Labels label_values) {
     std::lock_guard lock(mutex_);
     Family& f = family(name);
     // A NaN would make _sum NaN for the rest of the process's life.

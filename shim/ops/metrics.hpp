@@ -5,7 +5,9 @@
 // name never registered throws std::logic_error naming it: a metric that silently never moves is a bug found
 // too late, and the server's per-connection catch logs it. A wrong metric type or a wrong number of label
 // values is ignored.
+#include <algorithm>
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <mutex>
 #include <string>
@@ -23,11 +25,15 @@ public:
     void add_histogram(std::string_view name, std::string_view help, std::vector<std::string> label_names,
                        std::vector<double> bounds);
 
+    // Label values in the order of label_names. Views, not strings: recording on a series that exists
+    // allocates nothing (it runs several times per request).
+    using Labels = std::initializer_list<std::string_view>;
+
     // Counters (by >= 0) and gauges.
-    void inc(std::string_view name, const std::vector<std::string>& label_values = {}, double by = 1);
-    void set(std::string_view name, double value, const std::vector<std::string>& label_values = {});
-    void gauge_add(std::string_view name, double by, const std::vector<std::string>& label_values = {});
-    void observe(std::string_view name, double value, const std::vector<std::string>& label_values = {});
+    void inc(std::string_view name, Labels label_values = {}, double by = 1);
+    void set(std::string_view name, double value, Labels label_values = {});
+    void gauge_add(std::string_view name, double by, Labels label_values = {});
+    void observe(std::string_view name, double value, Labels label_values = {});
 
     // Families sorted by name, series by label values; metrics without labels show 0 before first use.
     std::string render() const;
@@ -40,12 +46,22 @@ private:
         double sum = 0;
         std::uint64_t count = 0;
     };
+    // Orders label-value lists of any kind (stored strings, the views a caller passes) alike, so a series is
+    // found without building its key.
+    struct LabelsLess {
+        using is_transparent = void;
+        template <typename A, typename B>
+        bool operator()(const A& a, const B& b) const {
+            return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(),
+                                                [](std::string_view x, std::string_view y) { return x < y; });
+        }
+    };
     struct Family {
         Type type;
         std::string help;
         std::vector<std::string> label_names;
         std::vector<double> bounds;
-        std::map<std::vector<std::string>, Series> series;
+        std::map<std::vector<std::string>, Series, LabelsLess> series;
     };
 
     void add(std::string_view name, std::string_view help, Type type, std::vector<std::string> label_names,
@@ -53,7 +69,7 @@ private:
     // The family registered as `name`; throws std::logic_error when there is none.
     Family& family(std::string_view name);
     // The series for label_values, created on first use; nullptr when the number of values is wrong.
-    static Series* series(Family& family, const std::vector<std::string>& label_values);
+    static Series* series(Family& family, Labels label_values);
 
     mutable std::mutex mutex_;
     std::map<std::string, Family, std::less<>> families_;
