@@ -53,6 +53,15 @@ def main() -> int:
                 paths.append(path)
     for path in paths:
         seeds["route_fuzz"].append(b"GET " + path.encode())
+    # Every legacy route with a fixture's file id, and the queries that change its File request.
+    file_id = json.loads(next(iter(sorted(vt.glob("file_object.real.*.json")))).read_bytes())["data"]["id"]
+    for route in ("/api/v3/sigma_analyses/{id}", "/api/v3/files/{id}/sigma_analysis",
+                  "/api/v3/files/{id}/relationships/sigma_analysis",
+                  "/api/v3/files/{id}?relationships=sigma_analysis,contacted_ips",
+                  "/api/v3/files/{id}?relationships=sigma_analysis&relationship_counters=true",
+                  "/api/v3/files/{id}?relationship_counters=true", "/api/v3/sigma_analyses/{id}/rules?limit=2",
+                  "/api/v3/sigma_analyses/{id}/relationships/rules?cursor=&limit=1"):
+        seeds["route_fuzz"].append(b"GET " + route.replace("{id}", file_id).encode())
     for method in (b"HEAD", b"POST", b"CONNECT"):
         for path in paths[:3]:
             seeds["route_fuzz"].append(method + b" " + path.encode())

@@ -5,7 +5,8 @@
 // Invariants: nothing crashes; the class is one of the four; an invalid route says why; only /api/v3/ and
 // /_shim/ paths are served; a legacy route's id holds no '/' (it may be empty or malformed: the handler
 // answers those 400), its upstream File request is the file id's, and that request is itself a valid target
-// that routes as plain pass-through (it never loops back into a legacy route).
+// that routes as plain pass-through or, for ?relationship_counters=true, as that same File request again (it
+// never leads into another legacy route).
 #include "fuzz_support.hpp"
 #include "serve/router.hpp"
 #include "sigma_analysis/file_id.hpp"
@@ -75,7 +76,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (r.page && r.error.empty()) {
         FUZZ_CHECK(r.page->limit >= 1 && r.page->limit <= shim::serve::max_page_limit, what);
     }
+    // Routed again, the File request is plain pass-through, or, for ?relationship_counters=true (which
+    // VirusTotal must see as sent), the counters route once more with the same File request: a fixed point,
+    // never a different legacy route.
     const auto upstream = shim::serve::route_request("GET", r.file_target);
-    FUZZ_CHECK(upstream.route_class == RouteClass::passthrough, what + "\nfile_target: " + r.file_target);
+    const bool fixed_point = upstream.route_class == RouteClass::legacy &&
+                             upstream.embedded == sigma_analysis::Embedded::count &&
+                             upstream.file_target == r.file_target;
+    FUZZ_CHECK(upstream.route_class == RouteClass::passthrough || fixed_point,
+               what + "\nfile_target: " + r.file_target);
     return 0;
 }
