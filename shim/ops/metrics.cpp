@@ -103,7 +103,7 @@ void Metrics::add(std::string_view name, std::string_view help, Type type,
             throw std::invalid_argument("bad label name for " + std::string(name) + ": " + label);
         }
     }
-    std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
     if (families_.contains(name))
         throw std::invalid_argument("metric registered twice: " + std::string(name));
     Family family{type, std::string(help), std::move(label_names), std::move(bounds), {}};
@@ -122,54 +122,66 @@ Metrics::Series* Metrics::series(Family& family, Labels label_values) {
     if (label_values.size() != family.label_names.size()) return nullptr;
     auto it = family.series.find(label_values);
     if (it == family.series.end()) {
-        Series fresh;
-        if (family.type == Type::histogram) fresh.counts.assign(family.bounds.size() + 1, 0);
-        it =
-            family.series
-                .emplace(std::vector<std::string>(label_values.begin(), label_values.end()), std::move(fresh))
-                .first;
+        it = family.series.try_emplace(std::vector<std::string>(label_values.begin(), label_values.end()))
+                 .first;
+        if (family.type == Type::histogram) // value-initialised: every bucket starts at 0
+            it->second.counts = std::make_unique<std::atomic<std::uint64_t>[]>(family.bounds.size() + 1);
     }
     return &it->second;
 }
 
-void Metrics::inc(std::string_view name, Labels label_values, double by) {
-    std::lock_guard lock(mutex_);
+template <typename Accepts, typename Record>
+void Metrics::record(std::string_view name, Labels label_values, Accepts&& accepts, Record&& record) {
+    {
+        std::shared_lock lock(mutex_);
+        Family& f = family(name);
+        if (!accepts(f.type)) return;
+        if (const auto it = f.series.find(label_values); it != f.series.end()) {
+            record(f, it->second);
+            return;
+        }
+        if (label_values.size() != f.label_names.size()) return;
+    }
+    std::unique_lock lock(mutex_);
     Family& f = family(name);
-    if (f.type == Type::histogram) return;
-    // A counter only goes up; a negative or NaN step would break rate() for every reader.
-    if (f.type == Type::counter && !(by >= 0)) return;
-    if (Series* s = series(f, label_values)) s->value += by;
+    if (Series* s = series(f, label_values)) record(f, *s);
+}
+
+void Metrics::inc(std::string_view name, Labels label_values, double by) {
+    record(
+        name, label_values,
+        // A counter only goes up; a negative or NaN step would break rate() for every reader.
+        [by](Type t) { return t == Type::gauge || (t == Type::counter && by >= 0); },
+        [by](const Family&, Series& s) { s.value.fetch_add(by, std::memory_order_relaxed); });
 }
 
 void Metrics::set(std::string_view name, double value, Labels label_values) {
-    std::lock_guard lock(mutex_);
-    Family& f = family(name);
-    if (f.type != Type::gauge) return;
-    if (Series* s = series(f, label_values)) s->value = value;
+    record(
+        name, label_values, [](Type t) { return t == Type::gauge; },
+        [value](const Family&, Series& s) { s.value.store(value, std::memory_order_relaxed); });
 }
 
 void Metrics::gauge_add(std::string_view name, double by, Labels label_values) {
-    std::lock_guard lock(mutex_);
-    Family& f = family(name);
-    if (f.type != Type::gauge) return;
-    if (Series* s = series(f, label_values)) s->value += by;
+    record(
+        name, label_values, [](Type t) { return t == Type::gauge; },
+        [by](const Family&, Series& s) { s.value.fetch_add(by, std::memory_order_relaxed); });
 }
 
 void Metrics::observe(std::string_view name, double value, Labels label_values) {
-    std::lock_guard lock(mutex_);
-    Family& f = family(name);
-    // A NaN would make _sum NaN for the rest of the process's life.
-    if (std::isnan(value) || f.type != Type::histogram) return;
-    Series* s = series(f, label_values);
-    if (s == nullptr) return;
-    const auto bucket = std::lower_bound(f.bounds.begin(), f.bounds.end(), value) - f.bounds.begin();
-    ++s->counts[static_cast<std::size_t>(bucket)];
-    s->sum += value;
-    ++s->count;
+    record(
+        // A NaN would make _sum NaN for the rest of the process's life.
+        name, label_values, [value](Type t) { return t == Type::histogram && !std::isnan(value); },
+        [value](const Family& f, Series& s) {
+            const auto bucket = std::lower_bound(f.bounds.begin(), f.bounds.end(), value) - f.bounds.begin();
+            s.counts[static_cast<std::size_t>(bucket)].fetch_add(1, std::memory_order_relaxed);
+            s.sum.fetch_add(value, std::memory_order_relaxed);
+        });
 }
 
 std::string Metrics::render() const {
-    std::lock_guard lock(mutex_);
+    // Shared: recording goes on meanwhile; each number is read once, and _count is the buckets' total, so a
+    // histogram stays consistent with itself.
+    std::shared_lock lock(mutex_);
     std::string out;
     for (const auto& [name, f] : families_) {
         out += "# HELP " + name + ' ';
@@ -179,19 +191,19 @@ std::string Metrics::render() const {
         out += '\n';
         for (const auto& [values, s] : f.series) {
             if (f.type != Type::histogram) {
-                out += name + label_set(f.label_names, values) + ' ' + number(s.value) + '\n';
+                out += name + label_set(f.label_names, values) + ' ' + number(s.value.load()) + '\n';
                 continue;
             }
             std::uint64_t cumulative = 0;
-            for (std::size_t i = 0; i < s.counts.size(); ++i) {
-                cumulative += s.counts[i];
+            for (std::size_t i = 0; i <= f.bounds.size(); ++i) {
+                cumulative += s.counts[i].load();
                 const std::string le = i < f.bounds.size() ? number(f.bounds[i]) : "+Inf";
                 out += name + "_bucket" + label_set(f.label_names, values, le) + ' ' +
                        std::to_string(cumulative) + '\n';
             }
             const std::string labels = label_set(f.label_names, values);
-            out += name + "_sum" + labels + ' ' + number(s.sum) + '\n';
-            out += name + "_count" + labels + ' ' + std::to_string(s.count) + '\n';
+            out += name + "_sum" + labels + ' ' + number(s.sum.load()) + '\n';
+            out += name + "_count" + labels + ' ' + std::to_string(cumulative) + '\n';
         }
     }
     return out;

@@ -6,10 +6,13 @@
 // too late, and the server's per-connection catch logs it. A wrong metric type or a wrong number of label
 // values is ignored.
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <initializer_list>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,11 +43,14 @@ public:
 
 private:
     enum class Type { counter, gauge, histogram };
+    // Values are atomics so that recording on a series that exists needs only the shared lock: threads
+    // recording at once never wait for each other (issue 15: a waiter on a lock whose holder was preempted
+    // stalls every connection of its thread).
     struct Series {
-        double value = 0;                  // counter, gauge
-        std::vector<std::uint64_t> counts; // histogram: per bucket, not cumulative; the last is +Inf
-        double sum = 0;
-        std::uint64_t count = 0;
+        std::atomic<double> value{0}; // counter, gauge
+        // Histogram: one count per bucket (not cumulative), the last for +Inf; _count is their total.
+        std::unique_ptr<std::atomic<std::uint64_t>[]> counts;
+        std::atomic<double> sum{0};
     };
     // Orders label-value lists of any kind (stored strings, the views a caller passes) alike, so a series is
     // found without building its key.
@@ -68,10 +74,15 @@ private:
              std::vector<double> bounds);
     // The family registered as `name`; throws std::logic_error when there is none.
     Family& family(std::string_view name);
-    // The series for label_values, created on first use; nullptr when the number of values is wrong.
+    // The series for label_values, created on first use (the caller holds the lock exclusively); nullptr when
+    // the number of values is wrong.
     static Series* series(Family& family, Labels label_values);
+    // When accepts(type) of the family `name`, calls record(family, series) for its series of label_values:
+    // under the shared lock when the series exists, else under the exclusive lock after creating it.
+    template <typename Accepts, typename Record>
+    void record(std::string_view name, Labels label_values, Accepts&& accepts, Record&& record);
 
-    mutable std::mutex mutex_;
+    mutable std::shared_mutex mutex_;
     std::map<std::string, Family, std::less<>> families_;
 };
 
