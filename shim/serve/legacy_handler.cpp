@@ -78,29 +78,32 @@ HttpAnswer LegacyHandler::labelled(HttpAnswer answer, const Route& route) {
     return answer;
 }
 
-asio::awaitable<LegacyHandler::Reconstruction> LegacyHandler::reconstruct(const LegacyRequest& request) {
+asio::awaitable<void> LegacyHandler::fetch_sources(const LegacyRequest& request, LegacySources& out) {
     const Route& route = request.route;
-
-    const std::string id = sa::to_lower_ascii(route.id);
-    const std::string file_path = "/api/v3/files/" + id;
-    std::size_t calls = 0;
+    const std::string file_path = "/api/v3/files/" + sa::to_lower_ascii(route.id);
     auto fetch = [&](const std::string& target) {
         return upstream_.get(UpstreamRequest{target, request.api_key, request.request_id, request.client});
     };
-    // The answer's X-Sigma-Shim-Cache: the worst of what the cache layers did for its fetches.
-    upstream::CacheStatus worst = upstream::CacheStatus::bypass;
-    // The answer may be kept while every object it is built from is fresh in the cache.
-    std::optional<economy::SteadyTime> fresh_until;
-    bool keepable = true;
-    std::size_t sources = 0;
     auto note_cache = [&](const UpstreamResponse& r) {
-        worst = std::max(worst, r.cache);
-        if (r.cache == upstream::CacheStatus::miss || r.cache == upstream::CacheStatus::stale) ++calls;
-        ++sources;
+        out.worst = std::max(out.worst, r.cache);
+        if (r.cache == upstream::CacheStatus::miss || r.cache == upstream::CacheStatus::stale) ++out.calls;
+        ++out.sources;
         if (!r.fresh_until)
-            keepable = false;
-        else if (!fresh_until || *r.fresh_until < *fresh_until)
-            fresh_until = r.fresh_until;
+            out.keepable = false;
+        else if (!out.fresh_until || *r.fresh_until < *out.fresh_until)
+            out.fresh_until = r.fresh_until;
+    };
+    auto fail = [&](const UpstreamResponse& r, std::string_view what) {
+        HttpAnswer a = upstream_error(r, what);
+        a.upstream_calls = out.calls;
+        a.set("X-Sigma-Shim-Cache", std::string(upstream::cache_status_name(out.worst)));
+        out.failure = std::move(a);
+    };
+    auto fail_unreadable = [&](const UpstreamResponse& r, std::string_view what, std::string detail) {
+        UpstreamResponse broken = r;
+        broken.failure = Failure::transient;
+        broken.failure_detail = std::move(detail);
+        fail(broken, what);
     };
 
     // The File object and the first behaviour page at the same time; for a counter, the File object first,
@@ -116,34 +119,28 @@ asio::awaitable<LegacyHandler::Reconstruction> LegacyHandler::reconstruct(const 
     }
     note_cache(file_response);
     if (config_.behaviour_pages > 0 && !count_only) note_cache(first_page);
-    auto fail = [&](const UpstreamResponse& r, std::string_view what) {
-        HttpAnswer a = upstream_error(r, what);
-        a.upstream_calls = calls;
-        a.set("X-Sigma-Shim-Cache", std::string(upstream::cache_status_name(worst)));
-        return Reconstruction{std::move(a), std::nullopt, 0};
-    };
     if (file_response.failure != Failure::none || file_response.status != 200) {
-        co_return fail(file_response, "file");
+        fail(file_response, "file");
+        co_return;
     }
     json::error_code ec;
     // The embedded form writes the whole File object back; every other form reads a few of its members.
-    const json::value file_doc = route.form == sa::Form::embedded
-                                     ? parse_body(file_response.body, ec)
-                                     : parse_body(file_response.body, sa::keep_file_document, ec);
+    out.file_doc = route.form == sa::Form::embedded
+                       ? parse_body(file_response.body, ec)
+                       : parse_body(file_response.body, sa::keep_file_document, ec);
     const auto file =
-        ec ? sa::Recognised<const json::object*>{nullptr, "not JSON"} : sa::find_file_object(file_doc);
+        ec ? sa::Recognised<const json::object*>{nullptr, "not JSON"} : sa::find_file_object(out.file_doc);
     if (!file) {
-        UpstreamResponse broken = file_response;
-        broken.failure = Failure::transient;
-        broken.failure_detail = "the File answer is not a File object: " + file.error;
-        co_return fail(broken, "file");
+        fail_unreadable(file_response, "file", "the File answer is not a File object: " + file.error);
+        co_return;
     }
+    out.file = file.value;
 
     unsigned behaviour_pages = config_.behaviour_pages;
     if (count_only && behaviour_pages > 0) {
         // Behaviours can only add to what the File object has (contract 3.1): when it has Sigma data, the
         // count is 1 without them, and they cost quota. Only a File object without any are they fetched for.
-        if (sa::extract({*file.value, {}, nullptr, sa::ContextMode::all}).present) {
+        if (sa::extract({*out.file, {}, nullptr, sa::ContextMode::all}).present) {
             behaviour_pages = 0;
         } else {
             const std::string first_page_target = behaviours_target(file_path, {});
@@ -153,31 +150,28 @@ asio::awaitable<LegacyHandler::Reconstruction> LegacyHandler::reconstruct(const 
     }
 
     // Behaviour pages, by cursor, up to the cap.
-    std::deque<json::value> pages;
-    std::vector<const json::object*> behaviours;
-    std::size_t skipped_items = 0;
-    bool truncated = false;
     UpstreamResponse page_response = std::move(first_page);
     for (unsigned n = 0; n < behaviour_pages; ++n) {
         if (page_response.failure != Failure::none || page_response.status != 200) {
-            co_return fail(page_response, "behaviours");
+            fail(page_response, "behaviours");
+            co_return;
         }
         // Behaviour objects are never written back, whatever the form.
-        const auto& page = pages.emplace_back(parse_body(page_response.body, sa::keep_behaviour_page, ec));
+        const auto& page =
+            out.pages.emplace_back(parse_body(page_response.body, sa::keep_behaviour_page, ec));
         auto found =
             ec ? sa::Recognised<sa::BehaviourObjects>{{}, "not JSON"} : sa::find_behaviour_objects(page);
         if (!found) {
-            UpstreamResponse broken = page_response;
-            broken.failure = Failure::transient;
-            broken.failure_detail = "the behaviour answer is not a list of behaviours: " + found.error;
-            co_return fail(broken, "behaviours");
+            fail_unreadable(page_response, "behaviours",
+                            "the behaviour answer is not a list of behaviours: " + found.error);
+            co_return;
         }
-        behaviours.insert(behaviours.end(), found.value.objects.begin(), found.value.objects.end());
-        skipped_items += found.value.skipped;
+        out.behaviours.insert(out.behaviours.end(), found.value.objects.begin(), found.value.objects.end());
+        out.skipped_items += found.value.skipped;
         const std::string cursor = sa::next_cursor(page);
         if (cursor.empty()) break;
         if (n + 1 == behaviour_pages) {
-            truncated = true;
+            out.truncated = true;
             break;
         }
         const std::string next_target = behaviours_target(file_path, cursor);
@@ -187,61 +181,67 @@ asio::awaitable<LegacyHandler::Reconstruction> LegacyHandler::reconstruct(const 
 
     // sigma_rule objects, when the form or the match-context mode needs them; a rule that cannot be had
     // makes the answer partial, not failed.
-    sa::RuleCatalog rules;
-    std::deque<json::value> rule_docs;
-    if (!count_only &&
-        (sa::needs_rule_objects(route.form) || config_.match_context == sa::ContextMode::rule_fields)) {
-        const auto ids = sa::distinct_rule_ids(*file.value, behaviours);
-        std::vector<UpstreamResponse> responses(ids.size());
-        std::size_t next = 0;
-        auto worker = [&]() -> asio::awaitable<void> {
-            while (next < ids.size()) {
-                const std::size_t i = next++;
-                const std::string target = "/api/v3/sigma_rules/" + std::string(ids[i]);
-                responses[i] = co_await fetch(target);
-            }
-        };
-        const auto executor = co_await asio::this_coro::executor;
-        using Op = decltype(asio::co_spawn(executor, worker(), asio::deferred));
-        std::vector<Op> workers;
-        const std::size_t n = std::min<std::size_t>(config_.rule_fetch_concurrency, ids.size());
-        for (std::size_t i = 0; i < n; ++i)
-            workers.push_back(asio::co_spawn(executor, worker(), asio::deferred));
-        if (!workers.empty()) {
-            auto group = asio::experimental::make_parallel_group(std::move(workers));
-            co_await group.async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
+    if (count_only ||
+        !(sa::needs_rule_objects(route.form) || config_.match_context == sa::ContextMode::rule_fields))
+        co_return;
+    const auto ids = sa::distinct_rule_ids(*out.file, out.behaviours);
+    std::vector<UpstreamResponse> responses(ids.size());
+    std::size_t next = 0;
+    auto worker = [&]() -> asio::awaitable<void> {
+        while (next < ids.size()) {
+            const std::size_t i = next++;
+            const std::string target = "/api/v3/sigma_rules/" + std::string(ids[i]);
+            responses[i] = co_await fetch(target);
         }
-        for (const auto& r : responses) {
-            note_cache(r);
-            if (r.failure != Failure::none || r.status != 200) continue;
-            const auto& doc = rule_docs.emplace_back(parse_body(r.body, ec));
-            if (ec) continue;
-            if (const auto found = sa::find_rule_objects(doc)) {
-                for (const auto* rule : found.value)
-                    rules.add(*rule);
-            }
+    };
+    const auto executor = co_await asio::this_coro::executor;
+    using Op = decltype(asio::co_spawn(executor, worker(), asio::deferred));
+    std::vector<Op> workers;
+    const std::size_t n = std::min<std::size_t>(config_.rule_fetch_concurrency, ids.size());
+    for (std::size_t i = 0; i < n; ++i)
+        workers.push_back(asio::co_spawn(executor, worker(), asio::deferred));
+    if (!workers.empty()) {
+        auto group = asio::experimental::make_parallel_group(std::move(workers));
+        co_await group.async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
+    }
+    for (const auto& r : responses) {
+        note_cache(r);
+        if (r.failure != Failure::none || r.status != 200) continue;
+        const auto& doc = out.rule_docs.emplace_back(parse_body(r.body, ec));
+        if (ec) continue;
+        if (const auto found = sa::find_rule_objects(doc)) {
+            for (const auto* rule : found.value)
+                out.rules.add(*rule);
         }
     }
+}
 
-    auto analysis = sa::extract({*file.value, behaviours, &rules, config_.match_context});
-    analysis.diagnostics.skipped += skipped_items;
-    analysis.diagnostics.behaviours_truncated = truncated;
-    auto rendered = sa::render(route.form, analysis,
-                               {config_.public_base, id, route.page, &rules, &file_doc, route.embedded});
+asio::awaitable<LegacyHandler::Reconstruction> LegacyHandler::reconstruct(const LegacyRequest& request) {
+    const Route& route = request.route;
+    LegacySources in;
+    co_await fetch_sources(request, in);
+    if (in.failure) co_return Reconstruction{std::move(*in.failure), std::nullopt, 0};
+
+    auto analysis = sa::extract({*in.file, in.behaviours, &in.rules, config_.match_context});
+    analysis.diagnostics.skipped += in.skipped_items;
+    analysis.diagnostics.behaviours_truncated = in.truncated;
+    const std::string id = sa::to_lower_ascii(route.id);
+    auto rendered = sa::render(
+        route.form, analysis, {config_.public_base, id, route.page, &in.rules, &in.file_doc, route.embedded});
 
     HttpAnswer a;
     a.status = rendered.status;
     a.body = std::move(rendered.body);
-    a.upstream_calls = calls;
+    a.upstream_calls = in.calls;
     a.note = analysis.diagnostics.summary();
     a.set("Content-Type", "application/json; charset=utf-8");
-    if (!count_only) {
+    if (route.embedded != sa::Embedded::count) {
         a.set("Link", "<" + config_.public_base + "/api/v3/files/" + std::string(analysis.sha256) +
                           ">; rel=\"successor-version\"");
     }
     a.set("X-Sigma-Shim-Fidelity", rendered.partial ? "partial" : "full");
-    a.set("X-Sigma-Shim-Cache", std::string(upstream::cache_status_name(worst)));
-    if (keepable && fresh_until) co_return Reconstruction{std::move(a), fresh_until, sources};
+    a.set("X-Sigma-Shim-Cache", std::string(upstream::cache_status_name(in.worst)));
+    if (in.keepable && in.fresh_until) co_return Reconstruction{std::move(a), in.fresh_until, in.sources};
     co_return Reconstruction{std::move(a), std::nullopt, 0};
 }
 

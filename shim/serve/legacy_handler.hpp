@@ -5,10 +5,14 @@
 #include "serve/config.hpp"
 #include "serve/http_answer.hpp"
 #include "serve/router.hpp"
+#include "sigma_analysis/rule_fields.hpp"
 #include "upstream/upstream.hpp"
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/json/value.hpp>
+#include <deque>
 #include <optional>
+#include <vector>
 
 namespace shim::serve {
 
@@ -20,12 +24,37 @@ struct LegacyRequest {
     std::string client; // the client token's name ("" without tokens): its own quota applies upstream
 };
 
+// What a reconstruction is built from: the upstream objects fetched for one request, and what the cache
+// layers did for them. Filled in place: the pointers point into the documents it holds.
+struct LegacySources {
+    std::optional<HttpAnswer> failure; // set: an object could not be had; the answer says why
+    boost::json::value file_doc;
+    const boost::json::object* file = nullptr; // the File object in file_doc
+    std::deque<boost::json::value> pages;      // behaviour pages, in upstream order
+    std::vector<const boost::json::object*> behaviours;
+    std::size_t skipped_items = 0; // behaviour list items that were no objects
+    bool truncated = false;        // more behaviour pages existed than --behaviour-pages
+    sigma_analysis::RuleCatalog rules;
+    std::deque<boost::json::value> rule_docs;
+
+    // The answer's X-Sigma-Shim-Cache: the worst of what the cache layers did for its fetches.
+    upstream::CacheStatus worst = upstream::CacheStatus::bypass;
+    std::size_t calls = 0;   // fetches the upstream itself answered
+    std::size_t sources = 0; // objects the answer is built from
+    // The answer may be kept while every object it is built from is fresh in the cache.
+    std::optional<economy::SteadyTime> fresh_until;
+    bool keepable = true;
+};
+
 class LegacyHandler {
 public:
     LegacyHandler(upstream::Upstream& upstream, const ServeConfig& config, AnswerMemo& memo)
         : upstream_(upstream), config_(config), memo_(memo) {}
 
     boost::asio::awaitable<HttpAnswer> handle(const LegacyRequest& request);
+    // The File object, its behaviour pages and, when the form or the match-context mode needs them, the
+    // sigma_rule objects for the request's file (`sigma-shim calibrate` reads them too).
+    boost::asio::awaitable<void> fetch_sources(const LegacyRequest& request, LegacySources& out);
 
 private:
     struct Reconstruction {
