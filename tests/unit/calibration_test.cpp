@@ -168,6 +168,7 @@ BOOST_AUTO_TEST_CASE(each_error_is_one_sentence_saying_where) {
     const std::pair<std::string, std::string> cases[] = {
         {R"({"version": 1, "rules": {})", "FIELDS.json is not JSON at byte 26: incomplete JSON"},
         {R"({"version": 1} x)", "FIELDS.json is not JSON at byte 15: extra data"},
+        {R"({"version": 1,})", "FIELDS.json is not JSON at byte 14: syntax error"},
         {"", "FIELDS.json is not JSON at byte 0: incomplete JSON"},
         {"[1]", "FIELDS.json is an array, not an object"},
         {R"({"rules": {}})", R"("version" is missing)"},
