@@ -31,8 +31,10 @@ struct Calibration {
     const RuleCalibration* find(std::string_view rule_id) const;
 };
 
-// Reads a FIELDS.json. On failure returns false and sets `error` to one sentence naming what is wrong
-// (not JSON, a version other than current_version, a wrong type and where it is).
+// Reads a FIELDS.json, strictly (docs/calibration.md): unknown keys, field names empty or repeated within a
+// list, and missing members are refused. On failure returns false, leaves `out` as it was and sets `error`
+// to one sentence naming what is wrong and where (not JSON and at which byte, a version other than
+// current_version, a wrong type and its path, e.g. `rules."abc".fields[2] is a number, not a string`).
 bool parse_calibration(std::string_view text, Calibration& out, std::string& error);
 
 // The FIELDS.json text for `calibration`: the same calibration always gives the same bytes (rules in byte

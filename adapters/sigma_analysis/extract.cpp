@@ -165,6 +165,32 @@ void fill_dates(Analysis& out, const json::object* file_attributes,
         std::max(sigma_modification.value_or(file_modification.value_or(0)), out.analysis_date);
 }
 
+// Sets the keys `proto`'s context strings write (3.3) in a mode other than all. Returns whether they come
+// from the calibration.
+bool choose_fields(Match& proto, std::string_view rule_id, const ExtractInput& input, Diagnostics& diag) {
+    ContextMode mode = input.mode;
+    if (mode == ContextMode::calibrated) {
+        if (const auto* rule = input.calibration ? input.calibration->find(rule_id) : nullptr) {
+            // Not owned: the calibration outlives the analysis, and every match of the rule shares the list.
+            proto.context_fields = std::shared_ptr<const std::vector<std::string>>(std::shared_ptr<void>(),
+                                                                                   &rule->chosen.fields);
+            proto.context_fields_listed = true;
+            return true;
+        }
+        ++diag.uncalibrated_rules;
+        mode = input.fallback == ContextMode::rule_fields ? ContextMode::rule_fields : ContextMode::all;
+    }
+    if (mode == ContextMode::rule_fields) {
+        const auto* rule = input.rules ? input.rules->find(rule_id) : nullptr;
+        auto fields = rule ? detection_fields(*rule) : std::nullopt;
+        if (fields)
+            proto.context_fields = std::make_shared<const std::vector<std::string>>(std::move(*fields));
+        else
+            ++diag.rule_fallbacks;
+    }
+    return false;
+}
+
 void emit_matches(Analysis& out, std::vector<Result>& results, const ExtractInput& input) {
     auto& diag = out.diagnostics;
     std::size_t total = 0;
@@ -187,13 +213,12 @@ void emit_matches(Analysis& out, std::vector<Result>& results, const ExtractInpu
         }
         proto.level = parse_level(proto.rule_level);
 
-        if (input.mode == ContextMode::rule_fields) {
-            const auto* rule = input.rules ? input.rules->find(r.rule_id) : nullptr;
-            auto fields = rule ? detection_fields(*rule) : std::nullopt;
-            if (fields)
-                proto.context_fields = std::make_shared<const std::vector<std::string>>(std::move(*fields));
-            else
-                ++diag.rule_fallbacks;
+        if (input.mode != ContextMode::all) {
+            const bool calibrated = choose_fields(proto, r.rule_id, input, diag);
+            if (input.mode == ContextMode::calibrated) {
+                (calibrated ? diag.calibrated_matches : diag.fallback_matches) +=
+                    std::max<std::size_t>(r.contexts.size(), 1);
+            }
         }
 
         Stats& by_source = out.source_severity_stats[proto.rule_source];
@@ -255,6 +280,7 @@ std::string Diagnostics::summary() const {
     add("rule_fallbacks", rule_fallbacks);
     add("missing_rule_objects", missing_rule_objects);
     add("behaviours_truncated", behaviours_truncated ? 1 : 0);
+    add("uncalibrated_rules", uncalibrated_rules);
     return s;
 }
 

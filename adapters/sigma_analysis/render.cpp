@@ -34,7 +34,10 @@ class ContextWriter {
 public:
     void append(std::string& out, const Match& m) {
         text_.clear();
-        if (m.context_values) append_match_context(text_, *m.context_values, m.context_fields.get(), pairs_);
+        if (m.context_values) {
+            append_match_context(text_, *m.context_values, m.context_fields.get(), pairs_,
+                                 m.context_fields_listed ? FieldOrder::listed : FieldOrder::byte);
+        }
         append_string(out, text_);
     }
 

@@ -1,12 +1,16 @@
 // The transform, bytes to legacy bytes: a File object, its behaviour page and sigma_rule objects in, every
-// legacy form out, in both match-context modes.
+// legacy form out, in every match-context mode.
 //
 // Input: one options byte, then parts separated by 0x1E: the File document, the behaviour document
 // (optional), then any number of sigma_rule documents. Options byte: bit 0 asks for a list window; bits 1-3
-// pick its offset, bits 4-5 its limit.
+// pick its offset, bits 4-5 its limit; bit 6 makes `all` the calibrated mode's fallback (else rule_fields).
+// The calibrated mode's calibration knows every other rule of the input (the first, the third, ...), with
+// fields listed out of byte order, some of them rarely present.
 //
-// Invariants: nothing crashes, and every answer's body is valid JSON (UTF-8 included), whatever the input.
+// Invariants: nothing crashes, and every answer's body is valid JSON (UTF-8 included), whatever the input; in
+// calibrated mode the calibrated and the fallback match counts add up to the matches.
 #include "fuzz_support.hpp"
+#include "sigma_analysis/calibration.hpp"
 #include "sigma_analysis/extract.hpp"
 #include "sigma_analysis/file_id.hpp"
 #include "sigma_analysis/input.hpp"
@@ -26,7 +30,7 @@ namespace {
 
 constexpr std::array forms{sa::Form::object,   sa::Form::relationship, sa::Form::descriptor,
                            sa::Form::embedded, sa::Form::rules,        sa::Form::rules_descriptors};
-constexpr std::array modes{sa::ContextMode::all, sa::ContextMode::rule_fields};
+constexpr std::array modes{sa::ContextMode::all, sa::ContextMode::rule_fields, sa::ContextMode::calibrated};
 
 constexpr std::size_t max_size = std::numeric_limits<std::size_t>::max();
 // The router and the convert command accept any decimal cursor, and limits from 1 to 40.
@@ -66,13 +70,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                     rules.add(*rule);
         }
     }
-    (void)sa::distinct_rule_ids(*file.value, behaviours); // what the server fetches rule objects by
+    // What the server fetches rule objects by; here also the rules calibrated.
+    const auto ids = sa::distinct_rule_ids(*file.value, behaviours);
+    sa::Calibration calibration;
+    for (std::size_t i = 0; i < ids.size(); i += 2)
+        calibration.rules[std::string(ids[i])].chosen = {{"Image", "EventID", "Zz", "CommandLine"}, 1};
 
     std::optional<sa::Page> page;
     if (options & 1) page = sa::Page{offsets[(options >> 1) & 7], limits[(options >> 4) & 3]};
 
     for (const auto mode : modes) {
-        auto analysis = sa::extract({*file.value, behaviours, &rules, mode});
+        sa::ExtractInput input{*file.value, behaviours, &rules, mode};
+        input.calibration = &calibration;
+        input.fallback = (options & 0x40) ? sa::ContextMode::all : sa::ContextMode::rule_fields;
+        auto analysis = sa::extract(input);
+        if (mode == sa::ContextMode::calibrated) {
+            const auto& d = analysis.diagnostics;
+            FUZZ_CHECK(d.calibrated_matches + d.fallback_matches == analysis.matches.size(), d.summary());
+        }
         analysis.diagnostics.skipped += skipped;
         (void)analysis.diagnostics.summary();
         const std::string request_id = sa::to_lower_ascii(analysis.sha256);
