@@ -5,13 +5,15 @@
 #   shim/redis/     the Redis client: not upstream/, replay/, serve/, app/, cli/
 #   shim/replay/    the in-process upstream: not serve/, app/, cli/
 #   shim/serve/     the server: not app/, cli/
+#   shim/calibrate/ learning a calibration, pure: not net/, upstream/, replay/, serve/, app/, cli/
 set(rules
     "adapters=\"(net|upstream|replay|serve|app|cli|ops|util|economy|migrate|compare)/"
     "shim/net=\"(upstream|replay|serve|app|cli|ops|util|economy|migrate|compare|sigma_analysis)/"
     "shim/upstream=\"(serve|app|replay|cli)/"
     "shim/redis=\"(upstream|replay|serve|app|cli)/"
     "shim/replay=\"(serve|app|cli)/"
-    "shim/serve=\"(app|cli)/")
+    "shim/serve=\"(app|cli)/"
+    "shim/calibrate=\"(net|upstream|replay|serve|app|cli)/")
 set(broken "")
 foreach(rule IN LISTS rules)
     string(FIND "${rule}" "=" at)
