@@ -405,6 +405,27 @@ BOOST_AUTO_TEST_CASE(explain_lists_every_reading_more_fields_first) {
     BOOST_TEST(prefer_selection({"Z"}, {"\xC3\xA4"})); // byte order: non-ASCII after ASCII
 }
 
+BOOST_AUTO_TEST_CASE(explain_stops_on_keys_built_to_nest_and_does_not_guess) {
+    // Key j spans j pairs "$A: 'x'": a run of 40 such pairs splits in more ways than the search may try. With
+    // a final pair no key gives, there is no reading; the search stops at its limit and says so.
+    json::object values;
+    std::string key = "A", legacy;
+    for (int j = 0; j < 40; ++j) {
+        values[key] = "x";
+        key += ": 'x', $A";
+        legacy += (legacy.empty() ? "" : ", ") + std::string("$A: 'x'");
+    }
+    const std::vector<EventText> events = {event_text(values)};
+    const auto unexplained = explain(legacy + ", $Z: 'z'", events);
+    BOOST_TEST(unexplained.outcome == Outcome::unexplained);
+    BOOST_TEST(unexplained.gave_up);
+    // Without the final pair there are readings; the first 16 found are kept, and it says it stopped.
+    const auto explained = explain(legacy, events);
+    BOOST_TEST(explained.outcome == Outcome::explained);
+    BOOST_TEST(explained.selections.size() == 16u);
+    BOOST_TEST(explained.gave_up);
+}
+
 BOOST_AUTO_TEST_CASE(legacy_matches_of_each_form) {
     const Matches matches = {{"r1", "$A: '1'"}, {"r2", ""}};
     for (const auto* form : {"object", "relationship", "rules", "rules-descriptors"}) {
