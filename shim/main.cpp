@@ -1,8 +1,10 @@
 // sigma-shim: answers VirusTotal's deprecated Sigma routes from File and File behaviour objects.
-#include "cli/compare_command.hpp"
-#include "cli/convert_command.hpp"
+#include "app/calibrate_source.hpp"
 #include "app/compare_reconstructor.hpp"
 #include "app/serve_command.hpp"
+#include "cli/calibrate_command.hpp"
+#include "cli/compare_command.hpp"
+#include "cli/convert_command.hpp"
 #include "cli/routes_command.hpp"
 #include "cli/token_command.hpp"
 
@@ -21,6 +23,8 @@ commands:
   convert     rebuild a legacy answer from File and behaviour JSON files (sigma-shim convert --help)
   compare     compare recorded legacy answers with reconstructions: exact, compatible or different,
               as text, JSON or HTML (sigma-shim compare --help)
+  calibrate   learn each rule's match-context fields from recorded legacy answers, for
+              --match-context calibrated:FIELDS.json (sigma-shim calibrate --help)
   routes      list the legacy routes serve answers, one per line, or as JSON with --json
   token       token new NAME: a client token for serve --client-tokens (sigma-shim token --help)
 
@@ -54,6 +58,9 @@ int main(int argc, char** argv) {
     if (command == "compare")
         return shim::cli::run_compare(rest, {std::cout, std::cerr, nullptr},
                                       shim::app::make_compare_reconstructor);
+    if (command == "calibrate")
+        return shim::cli::run_calibrate(rest, {std::cout, std::cerr, nullptr},
+                                        shim::app::make_calibrate_source);
     std::cerr << "sigma-shim: unknown command '" << command << "'\n\n" << usage;
     return 2;
 }

@@ -167,7 +167,7 @@ UpstreamChain::UpstreamChain(boost::asio::io_context& ioc, serve::ServeConfig& c
                     l.clock, metrics, *l.lru);
     l.coalescing.emplace(*l.cache, metrics);
     l.memo.emplace(*l.lru, metrics);
-    l.legacy.emplace(*l.coalescing, config, *l.memo);
+    l.legacy.emplace(*l.coalescing, config, *l.memo, metrics);
     // Last, once nothing above can throw: a server started here must be stopped before it is destroyed.
     if (l.demo) l.demo->start();
     if (l.redis) l.checks.spawn(ioc.get_executor(), check_eviction_policy(*l.redis, log));

@@ -36,6 +36,11 @@ void Learner::unreadable(std::string_view recording, std::string reason) {
     report_.unreadable.push_back({std::string(recording), std::move(reason)});
 }
 
+void Learner::add_unpaired(std::string_view recording, std::string reason) {
+    ++report_.recordings;
+    unreadable(recording, std::move(reason));
+}
+
 bool Learner::add(std::string_view recording, const json::value& legacy, const json::value& file,
                   std::span<const json::value> behaviours) {
     ++report_.recordings;

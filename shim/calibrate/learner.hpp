@@ -56,6 +56,10 @@ public:
     bool add(std::string_view recording, const boost::json::value& legacy, const boost::json::value& file,
              std::span<const boost::json::value> behaviours);
 
+    // A recording the caller could not pair with objects (no file id in it or its name): counted, and listed
+    // as unreadable with `reason`.
+    void add_unpaired(std::string_view recording, std::string reason);
+
     // The calibration and the report of everything added so far; the learner can go on adding.
     Learnt finish() const;
 

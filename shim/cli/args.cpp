@@ -9,12 +9,17 @@ std::string ParsedArgs::get(std::string_view name, std::string_view fallback) co
     return it == values.end() ? std::string(fallback) : it->second.back();
 }
 
-ParsedArgs parse_args(std::span<const std::string> args, std::span<const OptionSpec> spec) {
+ParsedArgs parse_args(std::span<const std::string> args, std::span<const OptionSpec> spec,
+                      std::vector<std::string>* rest) {
     ParsedArgs parsed;
     for (std::size_t i = 0; i < args.size(); ++i) {
         const std::string_view arg = args[i];
         if (arg == "-h" || arg == "--help") {
             parsed.help = true;
+            continue;
+        }
+        if (rest && !arg.starts_with("--")) {
+            rest->emplace_back(arg);
             continue;
         }
         if (!arg.starts_with("--")) {
@@ -25,6 +30,10 @@ ParsedArgs parse_args(std::span<const std::string> args, std::span<const OptionS
         const std::string_view name = arg.substr(2, eq == std::string_view::npos ? arg.npos : eq - 2);
         const auto known =
             std::find_if(spec.begin(), spec.end(), [&](const auto& o) { return o.name == name; });
+        if (known == spec.end() && rest) {
+            rest->emplace_back(arg);
+            continue;
+        }
         if (known == spec.end()) {
             parsed.error = "unknown option '--" + std::string(name) + "'";
             return parsed;

@@ -23,6 +23,9 @@ struct ParsedArgs {
     std::string get(std::string_view name, std::string_view fallback = {}) const;
 };
 
-ParsedArgs parse_args(std::span<const std::string> args, std::span<const OptionSpec> spec);
+// With `rest`, the words that are not known options (and any word after one, which may be its value) are
+// appended to it in order instead of being an error: for commands that hand them on (to the serve options).
+ParsedArgs parse_args(std::span<const std::string> args, std::span<const OptionSpec> spec,
+                      std::vector<std::string>* rest = nullptr);
 
 } // namespace shim::cli

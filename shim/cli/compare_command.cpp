@@ -1,6 +1,6 @@
 #include "cli/compare_command.hpp"
 
-#include "cli/json_document.hpp"
+#include "cli/recordings.hpp"
 #include "compare/legacy_shape.hpp"
 #include "compare/path_glob.hpp"
 #include "compare/redact.hpp"
@@ -36,6 +36,10 @@ options:
                            `sigma-shim serve`: https://host, http://host, dir:DIR (a --record folder) or demo;
                            every option compare does not know itself is passed to that chain as a serve
                            option (e.g. --api-key-env NAME, --quota-per-minute N, --match-context rule-fields)
+  --match-context MODE     with --upstream: all, rule-fields or calibrated:FIELDS.json; given more than once,
+                           every answer is reconstructed under each mode and the report (text or json,
+                           schema sigma-shim/compare-modes/1) shows the modes side by side; the exit status
+                           is then the last mode's
   --format FORMAT          text (default: a summary), json (schema sigma-shim/compare-report/1) or html
                            (one self-contained page, both answers side by side, differences highlighted)
   --output FILE            write the report to FILE instead of standard output
@@ -138,55 +142,26 @@ Options parse_options(std::span<const std::string> args) {
     return o;
 }
 
+// Takes every --match-context out of the serve options and returns their values in order.
+std::vector<std::string> take_match_contexts(std::vector<std::string>& serve_args) {
+    std::vector<std::string> modes, kept;
+    for (std::size_t i = 0; i < serve_args.size(); ++i) {
+        const std::string& a = serve_args[i];
+        if (a.starts_with("--match-context=")) {
+            modes.push_back(a.substr(a.find('=') + 1));
+        } else if (a == "--match-context" && i + 1 < serve_args.size()) {
+            modes.push_back(serve_args[++i]);
+        } else {
+            kept.push_back(a);
+        }
+    }
+    serve_args = std::move(kept);
+    return modes;
+}
+
 int usage_error(const CommandIo& io, const std::string& message) {
     io.err << "sigma-shim compare: " << message << "\n\n" << compare_usage;
     return CompareExit::compare_usage_error;
-}
-
-struct Recording {
-    std::string path;
-    std::string name;
-    Answer answer;
-    std::optional<compare::LegacyShape> shape;
-};
-
-// Reads one answer file or a folder's *.json files. Prints why and returns false when any cannot be read.
-bool load(const std::string& path, const CommandIo& io, std::vector<Recording>& out, bool& is_folder) {
-    std::error_code ec;
-    is_folder = fs::is_directory(path, ec);
-    std::vector<fs::path> files;
-    if (is_folder) {
-        for (const auto& entry : fs::directory_iterator(path, ec)) {
-            std::error_code file_ec;
-            if (entry.path().extension() == ".json" && entry.is_regular_file(file_ec))
-                files.push_back(entry.path());
-        }
-        if (ec) {
-            io.err << "sigma-shim compare: " << path << ": " << ec.message() << '\n';
-            return false;
-        }
-        if (files.empty()) {
-            io.err << "sigma-shim compare: " << path << ": no *.json files in this folder\n";
-            return false;
-        }
-        std::sort(files.begin(), files.end(),
-                  [](const fs::path& a, const fs::path& b) { return a.filename() < b.filename(); });
-    } else {
-        files.emplace_back(path);
-    }
-    for (const auto& file : files) {
-        const std::string file_path = file.string();
-        auto doc = load_json_input(file_path, io.read, "compare", io.err);
-        if (!doc) return false;
-        Recording r;
-        r.path = file_path;
-        r.name = file.filename().string();
-        r.answer.status = compare::recorded_status(*doc);
-        r.answer.body = std::move(*doc);
-        r.shape = compare::legacy_shape(r.answer.body, r.name);
-        out.push_back(std::move(r));
-    }
-    return true;
 }
 
 std::string_view query_of(std::string_view target) {
@@ -282,17 +257,15 @@ int run_compare(std::span<const std::string> args, const CommandIo& io, const Re
 
     std::vector<Recording> legacy, rebuilt;
     bool legacy_folder = false, rebuilt_folder = false;
-    if (!load(o.legacy, io, legacy, legacy_folder)) return CompareExit::unreadable;
-    if (o.has_reconstructed && !load(o.reconstructed, io, rebuilt, rebuilt_folder))
+    if (!load_recordings(o.legacy, "compare", io, legacy, legacy_folder)) return CompareExit::unreadable;
+    if (o.has_reconstructed && !load_recordings(o.reconstructed, "compare", io, rebuilt, rebuilt_folder))
         return CompareExit::unreadable;
 
     compare::CompareOptions options;
     options.date_tolerance_seconds = o.date_tolerance;
     options.ignore = o.ignore;
 
-    std::vector<compare::ReportEntry> entries;
-    entries.reserve(legacy.size());
-    const auto add = [&](const Recording& l, const Answer& reconstructed, const Recording* r) {
+    const auto compare_entry = [&](const Recording& l, const Answer& reconstructed, const Recording* r) {
         auto e = entry_for(l);
         if (r && r->shape) {
             if (e.sha256.empty()) e.sha256 = r->shape->sha256;
@@ -300,47 +273,10 @@ int run_compare(std::span<const std::string> args, const CommandIo& io, const Re
         }
         e.reconstructed = reconstructed;
         e.result = compare::compare(e.legacy, e.reconstructed, options);
-        entries.push_back(std::move(e));
+        return e;
     };
-
-    if (o.has_upstream) {
-        std::string error;
-        auto reconstructor = factory ? factory(o.serve_args, error) : nullptr;
-        if (!reconstructor) {
-            io.err << "sigma-shim compare: " << (error.empty() ? "--upstream cannot be used here" : error)
-                   << '\n';
-            return CompareExit::unreadable;
-        }
-        for (const auto& l : legacy) {
-            if (!l.shape) {
-                io.err << "sigma-shim compare: " << l.path
-                       << ": no legacy route found (links.self, data.links.self or a file id in the name)\n";
-                entries.push_back(unpaired(l));
-                continue;
-            }
-            add(l, reconstructor->reconstruct(l.shape->target), nullptr);
-        }
-    } else if (!legacy_folder && !rebuilt_folder) {
-        // Two files named on the command line are meant to be compared, whatever they are called.
-        add(legacy.front(), rebuilt.front().answer, &rebuilt.front());
-    } else {
-        const auto partner = pair_up(legacy, rebuilt);
-        std::vector<bool> used(rebuilt.size(), false);
-        for (std::size_t i = 0; i < legacy.size(); ++i) {
-            if (partner[i] < rebuilt.size()) {
-                used[partner[i]] = true;
-                add(legacy[i], rebuilt[partner[i]].answer, &rebuilt[partner[i]]);
-            } else {
-                entries.push_back(unpaired(legacy[i]));
-            }
-        }
-        for (std::size_t j = 0; j < rebuilt.size(); ++j)
-            if (!used[j])
-                io.err << "sigma-shim compare: warning: " << rebuilt[j].path
-                       << ": no legacy answer to compare with; left out\n";
-    }
-
-    if (!o.redact.empty()) {
+    const auto redacted = [&](std::vector<compare::ReportEntry> entries) {
+        if (o.redact.empty()) return entries;
         std::vector<compare::PathGlob> globs;
         for (const auto& g : o.redact)
             globs.emplace_back(g);
@@ -349,10 +285,72 @@ int run_compare(std::span<const std::string> args, const CommandIo& io, const Re
             compare::redact(e.reconstructed.body, globs);
             compare::redact(e.result.findings, globs);
         }
+        return entries;
+    };
+
+    // One report per --match-context mode when it is given more than once; else one report.
+    std::vector<compare::ModeReport> reports;
+    if (o.has_upstream) {
+        auto modes = take_match_contexts(o.serve_args);
+        if (modes.size() > 1 && o.format == "html")
+            return usage_error(io,
+                               "--format html shows one --match-context mode; use text or json for several");
+        if (modes.empty()) modes.emplace_back(); // the serve default
+        for (const auto& mode : modes) {
+            auto serve_args = o.serve_args;
+            if (!mode.empty()) serve_args.insert(serve_args.end(), {"--match-context", mode});
+            std::string error;
+            auto reconstructor = factory ? factory(serve_args, error) : nullptr;
+            if (!reconstructor) {
+                io.err << "sigma-shim compare: " << (error.empty() ? "--upstream cannot be used here" : error)
+                       << '\n';
+                return CompareExit::unreadable;
+            }
+            std::vector<compare::ReportEntry> entries;
+            for (const auto& l : legacy) {
+                if (!l.shape) {
+                    if (reports.empty())
+                        io.err << "sigma-shim compare: " << l.path
+                               << ": no legacy route found (links.self, data.links.self or a file id in the "
+                                  "name)\n";
+                    entries.push_back(unpaired(l));
+                    continue;
+                }
+                entries.push_back(compare_entry(l, reconstructor->reconstruct(l.shape->target), nullptr));
+            }
+            reports.push_back({mode, compare::make_report(redacted(std::move(entries)))});
+        }
+    } else {
+        std::vector<compare::ReportEntry> entries;
+        entries.reserve(legacy.size());
+        if (!legacy_folder && !rebuilt_folder) {
+            // Two files named on the command line are meant to be compared, whatever they are called.
+            entries.push_back(compare_entry(legacy.front(), rebuilt.front().answer, &rebuilt.front()));
+        } else {
+            const auto partner = pair_up(legacy, rebuilt);
+            std::vector<bool> used(rebuilt.size(), false);
+            for (std::size_t i = 0; i < legacy.size(); ++i) {
+                if (partner[i] < rebuilt.size()) {
+                    used[partner[i]] = true;
+                    entries.push_back(
+                        compare_entry(legacy[i], rebuilt[partner[i]].answer, &rebuilt[partner[i]]));
+                } else {
+                    entries.push_back(unpaired(legacy[i]));
+                }
+            }
+            for (std::size_t j = 0; j < rebuilt.size(); ++j)
+                if (!used[j])
+                    io.err << "sigma-shim compare: warning: " << rebuilt[j].path
+                           << ": no legacy answer to compare with; left out\n";
+        }
+        reports.push_back({"", compare::make_report(redacted(std::move(entries)))});
     }
 
-    const auto report = compare::make_report(std::move(entries));
-    const std::string bytes = o.format == "json"   ? compare::report_json(report)
+    // With several modes the exit status is the last one's: the mode being migrated to goes last.
+    const auto& report = reports.back().report;
+    const std::string bytes = reports.size() > 1   ? (o.format == "json" ? compare::modes_report_json(reports)
+                                                                         : compare::modes_report_text(reports))
+                              : o.format == "json" ? compare::report_json(report)
                               : o.format == "html" ? compare::report_html(report)
                                                    : compare::report_text(report);
     if (o.output.empty()) {

@@ -7,6 +7,7 @@
 #include "sigma_analysis/input.hpp"
 #include "sigma_analysis/pruned_parse.hpp"
 #include "sigma_analysis/render.hpp"
+#include "util/match_context_option.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -37,7 +38,12 @@ options:
                            (default: the File object's SHA-256)
   --match-context MODE     all (default): every key of each match context;
                            rule-fields: EventID and the fields the rule's detection names (needs --rules;
-                           a rule without an object falls back to all, and the answer is partial)
+                           a rule without an object falls back to all, and the answer is partial);
+                           calibrated:FIELDS.json: each rule's fields as `sigma-shim calibrate` learnt them
+                           (docs/calibration.md); a rule not in the file gets the fallback mode, and the
+                           answer is partial (a FIELDS.json that cannot be used: one line, exit 2)
+  --match-context-fallback MODE
+                           with calibrated: rule-fields (default; all where the rule has no object) or all
   --public-base URL        the base of the links (default: https://www.virustotal.com)
   --limit N                list forms: at most N items (1 to 40), with a next link; default: all items
   --cursor C               list forms: start at the cursor of a previous answer
@@ -56,8 +62,16 @@ namespace json = boost::json;
 namespace sa = sigma_analysis;
 
 constexpr OptionSpec convert_options[] = {
-    {"file", true},          {"behaviours", true},  {"rules", true}, {"form", true},   {"id", true},
-    {"match-context", true}, {"public-base", true}, {"limit", true}, {"cursor", true},
+    {"file", true},
+    {"behaviours", true},
+    {"rules", true},
+    {"form", true},
+    {"id", true},
+    {"match-context", true},
+    {"match-context-fallback", true},
+    {"public-base", true},
+    {"limit", true},
+    {"cursor", true},
 };
 
 constexpr std::size_t max_limit = 40;
@@ -125,11 +139,27 @@ int run_convert(std::span<const std::string> args, const CommandIo& io) {
 
     const auto form = sa::parse_form(parsed.get("form", "object"));
     if (!form) return usage_error(io, "unknown --form '" + parsed.get("form") + "'");
-    const std::string mode_name = parsed.get("match-context", "all");
-    if (mode_name != "all" && mode_name != "rule-fields") {
-        return usage_error(io, "unknown --match-context '" + mode_name + "' (all or rule-fields)");
+    util::MatchContextChoice context;
+    if (const auto mode = parsed.get("match-context", "all"); mode != "all" && mode != "rule-fields") {
+        // A calibration file that cannot be used is one line, not the usage: the command line was right.
+        if (!mode.starts_with("calibrated:"))
+            return usage_error(io, "unknown --match-context '" + mode +
+                                       "' (all, rule-fields or calibrated:FILE)");
+        if (const auto error = util::parse_match_context(mode, context); !error.empty()) {
+            io.err << "sigma-shim convert: --match-context " << error << '\n';
+            return ConvertExit::usage;
+        }
+    } else {
+        util::parse_match_context(mode, context);
     }
-    const auto mode = mode_name == "all" ? sa::ContextMode::all : sa::ContextMode::rule_fields;
+    auto fallback = sa::ContextMode::rule_fields;
+    if (parsed.has("match-context-fallback")) {
+        if (const auto error =
+                util::parse_match_context_fallback(parsed.get("match-context-fallback"), fallback);
+            !error.empty())
+            return usage_error(io, "--match-context-fallback '" + parsed.get("match-context-fallback") +
+                                       "': " + error);
+    }
     std::string base = parsed.get("public-base", "https://www.virustotal.com");
     if (!base.starts_with("http://") && !base.starts_with("https://")) {
         return usage_error(io, "--public-base must start with http:// or https://");
@@ -189,7 +219,8 @@ int run_convert(std::span<const std::string> args, const CommandIo& io) {
         return ConvertExit::bad_input;
     }
 
-    auto analysis = sa::extract({*file.value, behaviours, &rules, mode});
+    auto analysis =
+        sa::extract({*file.value, behaviours, &rules, context.mode, context.calibration.get(), fallback});
     analysis.diagnostics.skipped += skipped_behaviours;
     const std::string request_id = parsed.has("id") ? sa::to_lower_ascii(id) : std::string(analysis.sha256);
     // A large answer goes out as it is written, not gathered whole first.

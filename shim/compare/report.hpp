@@ -44,4 +44,17 @@ std::string report_json(const Report& report);
 std::string report_text(const Report& report);
 std::string report_html(const Report& report);
 
+// The same recordings compared under several `--match-context` modes (`compare --upstream` with the option
+// given more than once), in the order given.
+struct ModeReport {
+    std::string mode; // the option's value, e.g. "all" or "calibrated:FIELDS.json"
+    Report report;
+};
+
+// Text: each class counted per mode, then every file whose class is not the same under all modes with its
+// class under each, then each mode's own report. JSON: {"schema": "sigma-shim/compare-modes/1", "modes":
+// [{"match_context": MODE, "report": the compare-report/1 object}, ...]}.
+std::string modes_report_text(const std::vector<ModeReport>& reports);
+std::string modes_report_json(const std::vector<ModeReport>& reports);
+
 } // namespace shim::compare

@@ -1,5 +1,4 @@
 #include "compare/report.hpp"
-
 #include "sigma_analysis/json_writer.hpp"
 
 #include <boost/json/value.hpp>
@@ -49,7 +48,9 @@ json::object entry_json(const ReportEntry& entry) {
 
 } // namespace
 
-std::string report_json(const Report& report) {
+namespace {
+
+json::object report_object(const Report& report) {
     json::object root;
     root["schema"] = "sigma-shim/compare-report/1";
     json::object summary;
@@ -71,12 +72,36 @@ std::string report_json(const Report& report) {
     for (const auto& entry : report.entries)
         results.push_back(entry_json(entry));
     root["results"] = std::move(results);
-    // The project's writer, not json::serialize: bodies come from the network, and Boost.JSON writes a number
-    // beyond the double range as Infinity, which is not JSON.
+    return root;
+}
+
+// The project's writer, not json::serialize: bodies come from the network, and Boost.JSON writes a number
+// beyond the double range as Infinity, which is not JSON.
+std::string written(const json::object& root) {
     std::string out;
     sigma_analysis::json_out::append_value(out, root, sigma_analysis::json_out::KeyOrder::as_given);
     out += '\n';
     return out;
+}
+
+} // namespace
+
+std::string report_json(const Report& report) {
+    return written(report_object(report));
+}
+
+std::string modes_report_json(const std::vector<ModeReport>& reports) {
+    json::object root;
+    root["schema"] = "sigma-shim/compare-modes/1";
+    json::array modes;
+    for (const auto& m : reports) {
+        json::object mode;
+        mode["match_context"] = m.mode;
+        mode["report"] = report_object(m.report);
+        modes.push_back(std::move(mode));
+    }
+    root["modes"] = std::move(modes);
+    return written(root);
 }
 
 } // namespace shim::compare

@@ -152,4 +152,48 @@ std::string report_text(const Report& report) {
     return out.str();
 }
 
+std::string modes_report_text(const std::vector<ModeReport>& reports) {
+    std::ostringstream out;
+    out << "sigma-shim compare: the same answers under " << reports.size() << " match-context modes\n\n";
+    std::vector<Column> columns{{"class"}};
+    for (const auto& m : reports)
+        columns.push_back({m.mode, true});
+    std::vector<std::vector<std::string>> rows{{"exact"}, {"compatible"}, {"different"}, {"total"}};
+    for (const auto& m : reports) {
+        rows[0].push_back(std::to_string(m.report.exact));
+        rows[1].push_back(std::to_string(m.report.compatible));
+        rows[2].push_back(std::to_string(m.report.different));
+        rows[3].push_back(std::to_string(m.report.total));
+    }
+    write_table(out, columns, rows);
+
+    // Entries line up: every mode compared the same recordings in the same order.
+    std::vector<std::vector<std::string>> changed;
+    const std::size_t n = reports.empty() ? 0 : reports.front().report.entries.size();
+    for (std::size_t i = 0; i < n; ++i) {
+        std::vector<std::string> row{reports.front().report.entries[i].name};
+        bool same = true;
+        for (const auto& m : reports) {
+            const auto verdict =
+                i < m.report.entries.size() ? m.report.entries[i].result.verdict : Verdict::different;
+            row.emplace_back(verdict_name(verdict));
+            same = same && row.back() == row[1];
+        }
+        if (!same) changed.push_back(std::move(row));
+    }
+    out << "\nfiles whose class depends on the mode";
+    if (changed.empty()) {
+        out << ": none\n";
+    } else {
+        out << " (" << changed.size() << ")\n";
+        std::vector<Column> file_columns{{"file", false, 48}};
+        for (const auto& m : reports)
+            file_columns.push_back({m.mode});
+        write_table(out, file_columns, changed);
+    }
+    for (const auto& m : reports)
+        out << "\n== --match-context " << ascii(m.mode) << "\n" << report_text(m.report);
+    return out.str();
+}
+
 } // namespace shim::compare

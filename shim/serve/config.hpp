@@ -3,12 +3,14 @@
 // variables, then passed down. Every limit is named here.
 #include "ops/log.hpp"
 #include "redis/redis_url.hpp"
+#include "sigma_analysis/calibration.hpp"
 #include "sigma_analysis/match_context.hpp"
 #include "upstream/proxy_settings.hpp"
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -45,7 +47,7 @@ struct ServeConfig {
     bool allow_remote_clients =
         false; // listening beyond loopback with a server-side key is refused without it
     std::uint16_t listen_port = 8080;
-    std::string tls_cert;      // --tls-cert: serve HTTPS with this chain and --tls-key ("" : plain HTTP)
+    std::string tls_cert; // --tls-cert: serve HTTPS with this chain and --tls-key ("" : plain HTTP)
     std::string tls_key;
     std::string client_tokens; // --client-tokens: the tokens file ("" : clients send VirusTotal keys)
     UpstreamAddress upstream;
@@ -65,6 +67,8 @@ struct ServeConfig {
     unsigned behaviour_pages = 5;
     unsigned rule_fetch_concurrency = 4;
     sigma_analysis::ContextMode match_context = sigma_analysis::ContextMode::all;
+    std::shared_ptr<const sigma_analysis::Calibration> calibration; // --match-context calibrated:FILE
+    sigma_analysis::ContextMode match_context_fallback = sigma_analysis::ContextMode::rule_fields;
     std::string api_key_env = "VT_API_KEY";
     ops::LogLevel log_level = ops::LogLevel::info;
 

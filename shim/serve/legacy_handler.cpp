@@ -180,11 +180,16 @@ asio::awaitable<void> LegacyHandler::fetch_sources(const LegacyRequest& request,
     }
 
     // sigma_rule objects, when the form or the match-context mode needs them; a rule that cannot be had
-    // makes the answer partial, not failed.
-    if (count_only ||
-        !(sa::needs_rule_objects(route.form) || config_.match_context == sa::ContextMode::rule_fields))
-        co_return;
-    const auto ids = sa::distinct_rule_ids(*out.file, out.behaviours);
+    // makes the answer partial, not failed. A calibration's rules need none for their contexts.
+    const bool calibrated = config_.match_context == sa::ContextMode::calibrated;
+    const bool fields_from_rules =
+        config_.match_context == sa::ContextMode::rule_fields ||
+        (calibrated && config_.match_context_fallback == sa::ContextMode::rule_fields);
+    const bool rules_written = sa::needs_rule_objects(route.form);
+    if (count_only || !(rules_written || fields_from_rules)) co_return;
+    auto ids = sa::distinct_rule_ids(*out.file, out.behaviours);
+    if (calibrated && !rules_written)
+        std::erase_if(ids, [&](std::string_view id) { return config_.calibration->find(id) != nullptr; });
     std::vector<UpstreamResponse> responses(ids.size());
     std::size_t next = 0;
     auto worker = [&]() -> asio::awaitable<void> {
@@ -222,8 +227,13 @@ asio::awaitable<LegacyHandler::Reconstruction> LegacyHandler::reconstruct(const 
     co_await fetch_sources(request, in);
     if (in.failure) co_return Reconstruction{std::move(*in.failure), std::nullopt, 0};
 
-    auto analysis = sa::extract({*in.file, in.behaviours, &in.rules, config_.match_context});
+    auto analysis = sa::extract({*in.file, in.behaviours, &in.rules, config_.match_context,
+                                 config_.calibration.get(), config_.match_context_fallback});
     analysis.diagnostics.skipped += in.skipped_items;
+    if (const auto& d = analysis.diagnostics; d.calibrated_matches || d.fallback_matches) {
+        metrics_.inc("sigma_shim_calibrated_contexts_total", {"calibrated"}, double(d.calibrated_matches));
+        metrics_.inc("sigma_shim_calibrated_contexts_total", {"fallback"}, double(d.fallback_matches));
+    }
     analysis.diagnostics.behaviours_truncated = in.truncated;
     const std::string id = sa::to_lower_ascii(route.id);
     auto rendered = sa::render(
@@ -240,6 +250,9 @@ asio::awaitable<LegacyHandler::Reconstruction> LegacyHandler::reconstruct(const 
                           ">; rel=\"successor-version\"");
     }
     a.set("X-Sigma-Shim-Fidelity", rendered.partial ? "partial" : "full");
+    // Why, in the log's words (e.g. "uncalibrated_rules=2"): a client deciding whether to trust the answer
+    // needs more than the one word.
+    if (rendered.partial && !a.note.empty()) a.set("X-Sigma-Shim-Fidelity-Reason", a.note);
     a.set("X-Sigma-Shim-Cache", std::string(upstream::cache_status_name(in.worst)));
     if (in.keepable && in.fresh_until) co_return Reconstruction{std::move(a), in.fresh_until, in.sources};
     co_return Reconstruction{std::move(a), std::nullopt, 0};

@@ -48,8 +48,9 @@ struct LegacySources {
 
 class LegacyHandler {
 public:
-    LegacyHandler(upstream::Upstream& upstream, const ServeConfig& config, AnswerMemo& memo)
-        : upstream_(upstream), config_(config), memo_(memo) {}
+    LegacyHandler(upstream::Upstream& upstream, const ServeConfig& config, AnswerMemo& memo,
+                  ops::Metrics& metrics)
+        : upstream_(upstream), config_(config), memo_(memo), metrics_(metrics) {}
 
     boost::asio::awaitable<HttpAnswer> handle(const LegacyRequest& request);
     // The File object, its behaviour pages and, when the form or the match-context mode needs them, the
@@ -69,6 +70,7 @@ private:
     upstream::Upstream& upstream_;
     const ServeConfig& config_;
     AnswerMemo& memo_;
+    ops::Metrics& metrics_;
 };
 
 } // namespace shim::serve

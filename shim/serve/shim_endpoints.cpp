@@ -42,6 +42,10 @@ void register_server_metrics(ops::Metrics& m) {
     const auto buckets = ops::default_duration_buckets();
     m.add_counter("sigma_shim_requests_total", "Requests answered, by route class and status",
                   {"route", "status"});
+    m.add_counter("sigma_shim_calibrated_contexts_total",
+                  "Match contexts of reconstructions in --match-context calibrated, by source: calibrated "
+                  "(the rule's learnt fields) or fallback (a rule the calibration does not hold)",
+                  {"source"});
     m.add_histogram("sigma_shim_request_duration_seconds",
                     "Time from request header to the end of the answer", {"route"}, buckets);
     m.add_gauge("sigma_shim_in_flight_requests", "Requests being answered");
@@ -66,11 +70,13 @@ void register_server_metrics(ops::Metrics& m) {
     m.add_counter("sigma_shim_received_bytes_total", "Bytes received from clients (headers and bodies)", {});
     m.add_counter("sigma_shim_sent_bytes_total", "Bytes sent to clients (headers and bodies)", {});
     m.add_counter("sigma_shim_tls_handshakes_total",
-                  "TLS connections by how their start went: ok, failed, timeout, plain_http, not_tls", {"result"});
+                  "TLS connections by how their start went: ok, failed, timeout, plain_http, not_tls",
+                  {"result"});
     m.add_counter("sigma_shim_client_requests_total", "Requests answered, by client token name and status",
                   {"client", "status"});
     m.add_counter("sigma_shim_client_auth_failures_total",
-                  "/api/v3/ requests refused for want of a known client token: missing or unknown", {"reason"});
+                  "/api/v3/ requests refused for want of a known client token: missing or unknown",
+                  {"reason"});
 }
 
 HttpAnswer cache_report(const economy::ByteLru& cache) {

@@ -101,7 +101,7 @@ struct Bench {
     shim::economy::ByteLru lru{0};
     shim::ops::Metrics metrics;
     shim::serve::AnswerMemo memo{lru, metrics};
-    shim::serve::LegacyHandler handler{up, config, memo};
+    shim::serve::LegacyHandler handler{up, config, memo, metrics};
 
     explicit Bench(std::size_t cache_bytes = 0) : lru(cache_bytes) {
         shim::serve::register_server_metrics(metrics);

@@ -59,8 +59,8 @@ std::string header(const HttpAnswer& a, std::string_view name) {
     return {};
 }
 
-// docs/migration.md's rule, computed here on its own: the first 8 hex digits of SHA-256("<purpose>:" + sha256)
-// modulo 10000, below percent * 100.
+// docs/migration.md's rule, computed here on its own: the first 8 hex digits of SHA-256("<purpose>:" +
+// sha256) modulo 10000, below percent * 100.
 bool in_share(const std::string& purpose, const std::string& sha256, unsigned percent) {
     const auto digest = shim::util::sha256_hex(purpose + ":" + sha256);
     return std::stoul(digest.substr(0, 8), nullptr, 16) % 10000 < percent * 100;
@@ -99,7 +99,7 @@ struct Rig {
         if (!handler) {
             shim::upstream::Upstream& below =
                 broken ? static_cast<shim::upstream::Upstream&>(*broken) : objects;
-            legacy.emplace(below, config, memo);
+            legacy.emplace(below, config, memo, metrics);
             handler.emplace(*legacy, objects, legacy_answers, config, metrics, log, store,
                             baseline ? &*baseline : nullptr, background);
         }

@@ -100,6 +100,8 @@ const std::vector<FlagCase>& flag_cases() {
         {"rule-fetch-concurrency", "9", [](const ServeConfig& c) { return c.rule_fetch_concurrency == 9; }},
         {"match-context", "rule-fields",
          [](const ServeConfig& c) { return c.match_context == sigma_analysis::ContextMode::rule_fields; }},
+        {"match-context-fallback", "all",
+         [](const ServeConfig& c) { return c.match_context_fallback == sigma_analysis::ContextMode::all; }},
         {"api-key-env", "MY_VT_KEY", [](const ServeConfig& c) { return c.api_key_env == "MY_VT_KEY"; }},
         {"log-level", "debug",
          [](const ServeConfig& c) { return c.log_level == shim::ops::LogLevel::debug; }},
@@ -256,6 +258,7 @@ BOOST_AUTO_TEST_CASE(a_flag_beats_its_environment_variable) {
                              {env_name("behaviour-pages"), "7"},
                              {env_name("rule-fetch-concurrency"), "7"},
                              {env_name("match-context"), "all"},
+                             {env_name("match-context-fallback"), "rule-fields"},
                              {env_name("api-key-env"), "ENV_KEY"},
                              {env_name("log-level"), "error"}};
             const auto r = parse(flag_words(f), env);
@@ -321,6 +324,9 @@ BOOST_AUTO_TEST_CASE(errors) {
         {"--public-base", "demo"},
         {"--public-base", "https://x/path"},
         {"--match-context", "bogus"},
+        {"--match-context", "calibrated:"},
+        {"--match-context", "calibrated:/nonexistent/FIELDS.json"},
+        {"--match-context-fallback", "calibrated"},
         {"--threads", "0"},
         {"--threads", "257"},
         {"--threads", "-1"},
@@ -474,7 +480,7 @@ BOOST_AUTO_TEST_CASE(usage_names_every_flag_and_variable) {
     std::vector<std::string> flags;
     for (const auto& f : flag_cases())
         flags.push_back(f.flag);
-    BOOST_TEST(flags.size() == 47u);
+    BOOST_TEST(flags.size() == 48u);
     for (const auto& flag : flags) {
         BOOST_TEST(contains(usage, "--" + flag + " "), flag);
         BOOST_TEST(contains(usage, env_name(flag)), env_name(flag));
