@@ -35,21 +35,31 @@ class Playbook(unittest.TestCase):
         self.assertGreater(time.monotonic() - started, 25, "the quota flags did not pace the upstream requests")
         self.assertEqual(sorted(os.listdir(os.path.join(recorded, "files"))), sorted(
             os.listdir(os.path.join(SOURCE_DIR, "tests", "fixtures", "migration", "objects", "files"))))
-        # 2. Compare offline, with no upstream but the recording.
+        # 2. Calibrate on the recordings.
+        fields = os.path.join(self.tmp, "FIELDS.json")
+        calibrated = "calibrated:" + fields
+        r = self.run_shim("calibrate", "--legacy", LEGACY, "--objects", recorded, "--output", fields)
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        self.assertIn(b"4 rules learnt", r.stdout)
+        # 3. Compare offline, with no upstream but the recording: without the calibration, then with it.
         report_json = os.path.join(self.tmp, "report.json")
         report_html = os.path.join(self.tmp, "report.html")
-        r = self.run_shim("compare", "--legacy", LEGACY, "--upstream", "dir:" + recorded, "--format", "html",
-                          "--output", report_html)
+        r = self.run_shim("compare", "--legacy", LEGACY, "--upstream", "dir:" + recorded, "--format", "text")
         self.assertEqual(r.returncode, 0, r.stderr.decode())
-        r = self.run_shim("compare", "--legacy", LEGACY, "--upstream", "dir:" + recorded, "--format", "json",
-                          "--output", report_json)
+        self.assertRegex(r.stdout.decode(), r"exact\s+2\n\s*compatible\s+1\n")
+        r = self.run_shim("compare", "--legacy", LEGACY, "--upstream", "dir:" + recorded, "--match-context",
+                          calibrated, "--format", "html", "--output", report_html)
+        self.assertEqual(r.returncode, 0, r.stderr.decode())
+        r = self.run_shim("compare", "--legacy", LEGACY, "--upstream", "dir:" + recorded, "--match-context",
+                          calibrated, "--format", "json", "--output", report_json)
         self.assertEqual(r.returncode, 0, r.stderr.decode())
         with open(report_json) as f:
             summary = json.load(f)["summary"]
-        self.assertEqual(summary, {"total": 3, "exact": 2, "compatible": 1, "different": 0})
-        # 3. Shadow against the recorded baseline.
+        self.assertEqual(summary, {"total": 3, "exact": 3, "compatible": 0, "different": 0})
+        # 4. Shadow against the recorded baseline.
         path = "/api/v3/files/%s/sigma_analysis" % F912
-        with Shim(["--upstream", "dir:" + os.path.join(SOURCE_DIR, UPSTREAM[4:]), "--mode", "shadow",
+        with Shim(["--upstream", "dir:" + os.path.join(SOURCE_DIR, UPSTREAM[4:]), "--match-context", calibrated,
+                   "--mode", "shadow",
                    "--baseline", "dir:" + os.path.join(SOURCE_DIR, LEGACY)], env=child_env()) as shim:
             status, headers, body = shim.request("GET", path)
             self.assertEqual((status, headers.get("x-sigma-shim")), (200, "shadow"))
@@ -58,13 +68,14 @@ class Playbook(unittest.TestCase):
             self.assertIsNotNone(shim.wait_for_log(lambda d: d.get("msg") == "comparison", timeout=20))
             status, headers, body = shim.request("GET", "/_shim/comparisons")
             self.assertEqual(json.loads(decoded(headers, body))["summary"]["exact"], 1)
-        # 4. Roll out 10%: this file is outside it, so it passes through (the recording upstream has no legacy
+        # 5. Roll out 10%: this file is outside it, so it passes through (the recording upstream has no legacy
         # routes: 404); at 100% it is reconstructed.
         for percent, side in (("10", "passthrough"), ("100", "reconstructed")):
-            with Shim(["--upstream", "dir:" + recorded, "--rollout-percent", percent], env=child_env()) as shim:
+            with Shim(["--upstream", "dir:" + recorded, "--match-context", calibrated, "--rollout-percent", percent],
+                      env=child_env()) as shim:
                 status, headers, _ = shim.request("GET", path)
                 self.assertEqual(headers.get("x-sigma-shim"), side, percent)
-        # 5. Roll back, and try one request on the other side.
+        # 6. Roll back, and try one request on the other side.
         with Shim(["--upstream", "dir:" + recorded, "--mode", "passthrough", "--allow-mode-header"],
                   env=child_env()) as shim:
             status, headers, _ = shim.request("GET", path)
