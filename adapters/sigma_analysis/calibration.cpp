@@ -1,5 +1,6 @@
 #include "sigma_analysis/calibration.hpp"
 
+#include "sigma_analysis/input.hpp"
 #include "sigma_analysis/json_writer.hpp"
 
 #include <algorithm>
@@ -11,25 +12,6 @@ namespace {
 
 namespace json = boost::json;
 
-const char* kind_name(const json::value& v) {
-    switch (v.kind()) {
-    case json::kind::null:
-        return "null";
-    case json::kind::bool_:
-        return "a boolean";
-    case json::kind::int64:
-    case json::kind::uint64:
-    case json::kind::double_:
-        return "a number";
-    case json::kind::string:
-        return "a string";
-    case json::kind::array:
-        return "an array";
-    case json::kind::object:
-        return "an object";
-    }
-    return "a value";
-}
 
 // `"key"`, quoted and escaped as JSON, so that a path names any key unambiguously.
 std::string quoted(std::string_view key) {

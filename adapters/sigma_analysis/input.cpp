@@ -59,7 +59,7 @@ Recognised<std::vector<const json::object*>> find_typed(const json::value& doc, 
 
 } // namespace
 
-std::string describe(const json::value& v) {
+const char* kind_name(const json::value& v) {
     switch (v.kind()) {
     case json::kind::null:
         return "null";
@@ -71,6 +71,18 @@ std::string describe(const json::value& v) {
         return "a number";
     case json::kind::string:
         return "a string";
+    case json::kind::array:
+        return "an array";
+    case json::kind::object:
+        return "an object";
+    }
+    return "a value";
+}
+
+std::string describe(const json::value& v) {
+    switch (v.kind()) {
+    default:
+        return kind_name(v);
     case json::kind::array:
         return "an array of " + std::to_string(v.get_array().size()) + " items";
     case json::kind::object:

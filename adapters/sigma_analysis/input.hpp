@@ -35,6 +35,9 @@ std::string next_cursor(const boost::json::value& page);
 Recognised<std::vector<const boost::json::object*>> find_rule_objects(const boost::json::value& doc);
 
 // A short description of a JSON value for error messages: `an array`, `an object of type "file_behaviour"`.
+// "null", "a boolean", "a number", "a string", "an array" or "an object": for messages that say what a value
+// is instead of what it should be.
+const char* kind_name(const boost::json::value& v);
 std::string describe(const boost::json::value& v);
 
 } // namespace sigma_analysis

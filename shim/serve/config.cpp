@@ -88,8 +88,7 @@ std::string apply_public_base(ServeConfig& c, std::string_view v) {
 std::string apply_readable_file(std::string& field, std::string_view name, std::string_view v) {
     std::error_code ec;
     std::ifstream in{std::string(v)};
-    if (!std::filesystem::is_regular_file(std::string(v), ec) || !in)
-        return bad(name, v, "cannot read the file");
+    if (!std::filesystem::is_regular_file(std::string(v), ec) || !in) return bad(name, v, "cannot read the file");
     field = v;
     return {};
 }
@@ -129,214 +128,201 @@ std::string apply_baseline(ServeConfig& c, std::string_view v) {
 }
 
 const std::vector<Option>& options() {
-    static const std::vector<Option> all =
-        {
-            {"listen", "HOST:PORT", "address to serve on; a port of 0 picks a free one (the log says which)",
-             "127.0.0.1:8080", apply_listen},
-            {"allow-remote-clients", "",
-             "with a server-side key (--api-key-env), listen on an address other clients can reach", "off",
-             [](ServeConfig& c, std::string_view v) {
-                 return apply_switch(c.allow_remote_clients, "allow-remote-clients", v);
-             }},
-            {"tls-cert", "FILE",
-             "serve HTTPS: the PEM certificate chain (leaf first), with --tls-key; re-read on SIGHUP", "",
-             [](ServeConfig& c, std::string_view v) {
-                 return apply_readable_file(c.tls_cert, "tls-cert", v);
-             }},
-            {"tls-key", "FILE", "the PEM private key of --tls-cert; re-read on SIGHUP", "",
-             [](ServeConfig& c, std::string_view v) { return apply_readable_file(c.tls_key, "tls-key", v); }},
-            {"client-tokens", "FILE",
-             "clients authenticate with their own token in x-apikey (lines `NAME sha256:HEX`, made by "
-             "`sigma-shim "
-             "token new NAME`), which the server-side key replaces; re-read on SIGHUP",
-             "",
-             [](ServeConfig& c, std::string_view v) {
-                 return apply_readable_file(c.client_tokens, "client-tokens", v);
-             }},
-            {"upstream", "URL",
-             "the VirusTotal API: https://host[:port], http://host[:port], demo (the bundled "
-             "sample objects, no network, no key) or dir:DIR (a folder written by --record)",
-             "https://www.virustotal.com",
-             [](ServeConfig& c, std::string_view v) {
-                 std::string error;
-                 return parse_upstream(v, c.upstream, error) ? std::string() : bad("upstream", v, error);
-             }},
-            {"upstream-ca", "FILE",
-             "PEM certificates trusted for the upstream, in addition to the system store", "",
-             [](ServeConfig& c, std::string_view v) {
-                 return apply_readable_file(c.upstream_ca, "upstream-ca", v);
-             }},
-            {"upstream-proxy", "URL",
-             "forward proxy to the upstream: http://[user:password@]host:port (none: direct); without it, "
-             "https_proxy/HTTPS_PROXY or http_proxy/HTTP_PROXY, with NO_PROXY (docs/serve.md \"Behind a "
-             "proxy\")",
-             "",
-             [](ServeConfig& c, std::string_view v) {
-                 c.upstream_proxy_url =
-                     v; // checked once the upstream is known, and never quoted: it may hold a password
-                 return std::string();
-             }},
-            {"public-base", "URL", "the base of every link in reconstructed answers",
-             "https://www.virustotal.com", apply_public_base},
-            number_option<unsigned>("threads", "threads, each running its own event loop",
-                                    "the number of cores", &ServeConfig::threads, 1, 256),
-            number_option<std::size_t>("max-header-bytes", "largest request header block accepted", "16384",
-                                       &ServeConfig::max_header_bytes, 1024, 1u << 20),
-            number_option<std::size_t>("max-body-bytes", "largest request body accepted (pass-through only)",
-                                       "41943040", &ServeConfig::max_body_bytes, 0, std::size_t(1) << 40),
-            duration_option("idle-timeout", "how long a keep-alive connection may wait for its next request",
-                            "60s", &ServeConfig::idle_timeout),
-            duration_option("request-timeout", "how long reading a request or writing an answer may take",
-                            "60s", &ServeConfig::request_timeout),
-            duration_option("drain-timeout",
-                            "on SIGTERM or SIGINT, how long requests in flight may take to finish", "30s",
-                            &ServeConfig::drain_timeout),
-            number_option<std::size_t>("upstream-connections", "most open connections to the upstream", "16",
-                                       &ServeConfig::upstream_connections, 1, 1024),
-            duration_option("upstream-timeout",
-                            "deadline of one upstream request, connecting included (504 after)", "30s",
-                            &ServeConfig::upstream_timeout),
-            number_option<std::size_t>("upstream-max-body-bytes",
-                                       "largest upstream answer read for a reconstruction", "67108864",
-                                       &ServeConfig::upstream_max_body_bytes, 1024, std::size_t(1) << 40),
-            number_option<unsigned>("behaviour-pages", "most File behaviour pages fetched for one answer",
-                                    "5", &ServeConfig::behaviour_pages, 0, 100),
-            number_option<unsigned>("rule-fetch-concurrency",
-                                    "most sigma_rule fetches at once for one answer", "4",
-                                    &ServeConfig::rule_fetch_concurrency, 1, 64),
-            {"match-context", "MODE",
-             "all: every key of a match context; rule-fields: EventID and the rule's fields; "
-             "calibrated:FIELDS.json: each rule's fields as `sigma-shim calibrate` learnt them from recorded "
-             "answers (docs/calibration.md)",
-             "all",
-             [](ServeConfig& c, std::string_view v) {
-                 util::MatchContextChoice choice;
-                 if (auto error = util::parse_match_context(v, choice); !error.empty())
-                     return bad("match-context", v, error);
-                 c.match_context = choice.mode;
-                 c.calibration = std::move(choice.calibration);
-                 return std::string();
-             }},
-            {"match-context-fallback", "MODE",
-             "with --match-context calibrated:...: the mode for rules the calibration does not hold "
-             "(rule-fields, itself all where the rule object cannot be had; or all); such answers are "
-             "partial",
-             "rule-fields",
-             [](ServeConfig& c, std::string_view v) {
-                 auto error = util::parse_match_context_fallback(v, c.match_context_fallback);
-                 return error.empty() ? error : bad("match-context-fallback", v, error);
-             }},
-            {"api-key-env", "NAME",
-             "environment variable holding the key used when a client sends no x-apikey", "VT_API_KEY",
-             [](ServeConfig& c, std::string_view v) {
-                 if (v.empty()) return bad("api-key-env", v, "expected a variable name");
-                 c.api_key_env = v;
-                 return std::string();
-             }},
-            number_option<std::size_t>("cache-bytes",
-                                       "memory for cached upstream objects (least recently used go first)",
-                                       "268435456", &ServeConfig::cache_bytes, 0, std::size_t(1) << 40),
-            duration_option("cache-ttl", "how long a cached File or behaviour object is fresh", "1h",
-                            &ServeConfig::cache_ttl),
-            duration_option("negative-ttl", "how long a cached NotFoundError is fresh", "10m",
-                            &ServeConfig::negative_ttl),
-            duration_option("rule-cache-ttl",
-                            "how long a cached sigma_rule object is fresh (shared by every key)", "24h",
-                            &ServeConfig::rule_cache_ttl),
-            duration_option("stale-if-error",
-                            "how old a cached copy may be and still be served when the upstream fails", "24h",
-                            &ServeConfig::stale_if_error, true),
-            number_option<unsigned>("quota-per-minute", "upstream requests per key in any 60 s (0: no limit)",
-                                    "0", &ServeConfig::quota_per_minute, 0, 1000000),
-            number_option<unsigned>("quota-per-day", "upstream requests per key per UTC day (0: no limit)",
-                                    "0", &ServeConfig::quota_per_day, 0, 100000000),
-            number_option<unsigned>("quota-per-month",
-                                    "upstream requests per key per UTC calendar month (0: no limit)", "0",
-                                    &ServeConfig::quota_per_month, 0, 1000000000),
-            duration_option("quota-wait", "how long a request may wait for quota before a local 429", "0s",
-                            &ServeConfig::quota_wait, true),
-            number_option<unsigned>("upstream-retries",
-                                    "retries of an upstream request that failed transiently", "2",
-                                    &ServeConfig::upstream_retries, 0, 10),
-            {"record", "DIR",
-             "write every upstream object fetched (File, behaviour pages, sigma_rules) into DIR", "",
-             [](ServeConfig& c, std::string_view v) {
-                 std::error_code ec;
-                 std::filesystem::create_directories(std::string(v), ec);
-                 if (ec || !std::filesystem::is_directory(std::string(v)))
-                     return bad("record", v, "cannot create the folder");
-                 c.record_dir = v;
-                 return std::string();
-             }},
-            {"redis", "URL",
-             "Redis shared by the replicas: redis://[user:password@]host:port[/db] or unix:///path[?db=N]; "
-             "the password may come from SIGMA_SHIM_REDIS_PASSWORD instead (docs/serve.md \"Running several "
-             "replicas\")",
-             "",
-             [](ServeConfig& c, std::string_view v) {
-                 c.redis_url_text =
-                     v; // parsed once every flag is read, and never quoted: it may hold a password
-                 return std::string();
-             }},
-            duration_option(
-                "redis-timeout",
-                "deadline of one Redis call, connecting included; past it the replica goes on alone", "250ms",
-                &ServeConfig::redis_timeout),
-            number_option<std::size_t>(
-                "redis-max-entry-bytes",
-                "largest upstream answer shared through Redis (larger: served, not shared)", "4194304",
-                &ServeConfig::redis_max_entry_bytes, 1024, 512u << 20),
-            number_option<unsigned>("replicas", "how many replicas share each key's quota", "1",
-                                    &ServeConfig::replicas, 1, 1000),
-            {"mode", "MODE",
-             "legacy routes: reconstruct, passthrough (relay them unchanged), shadow (serve the legacy "
-             "answer, "
-             "compare a reconstruction in the background) or compare (answer with the comparison)",
-             "reconstruct",
-             [](ServeConfig& c, std::string_view v) {
-                 const auto mode = parse_mode(v);
-                 if (!mode) return bad("mode", v, "expected reconstruct, passthrough, shadow or compare");
-                 c.mode = *mode;
-                 return std::string();
-             }},
-            number_option<unsigned>(
-                "rollout-percent",
-                "reconstruct mode: the share of files (by SHA-256) served the reconstruction; "
-                "the rest pass through",
-                "100", &ServeConfig::rollout_percent, 0, 100),
-            number_option<unsigned>("shadow-percent",
-                                    "shadow mode: the share of files (by SHA-256) compared; each comparison "
-                                    "spends quota",
-                                    "100", &ServeConfig::shadow_percent, 0, 100),
-            {"allow-mode-header", "",
-             "let the X-Sigma-Shim-Mode request header choose the mode of one request", "off",
-             [](ServeConfig& c, std::string_view v) {
-                 return apply_switch(c.allow_mode_header, "allow-mode-header", v);
-             }},
-            {"baseline", "dir:DIR",
-             "shadow and compare modes: legacy answers recorded in DIR stand in for the upstream's", "",
-             apply_baseline},
-            number_option<std::size_t>("keep-mismatches",
-                                       "how many `different` comparisons /_shim/comparisons keeps", "1000",
-                                       &ServeConfig::keep_mismatches, 0, 1000000),
-            number_option<std::int64_t>("date-tolerance",
-                                        "comparisons: dates this many seconds apart are compatible", "0",
-                                        &ServeConfig::date_tolerance_seconds, 0, std::int64_t(1) << 40),
-            {"compare-ignore", "GLOBS",
-             "comparisons: paths left out (comma-separated; * is one element, ** any number)", "",
-             [](ServeConfig& c, std::string_view v) {
-                 return apply_globs(c.compare_ignore, "compare-ignore", v);
-             }},
-            {"redact", "GLOBS", "comparisons: paths whose values are masked in what /_shim/comparisons keeps",
-             "", [](ServeConfig& c, std::string_view v) { return apply_globs(c.redact, "redact", v); }},
-            {"log-level", "LEVEL", "debug, info, warn or error", "info",
-             [](ServeConfig& c, std::string_view v) {
-                 const auto level = ops::parse_log_level(v);
-                 if (!level) return bad("log-level", v, "expected debug, info, warn or error");
-                 c.log_level = *level;
-                 return std::string();
-             }},
-        };
+    static const std::vector<Option> all = {
+        {"listen", "HOST:PORT", "address to serve on; a port of 0 picks a free one (the log says which)",
+         "127.0.0.1:8080", apply_listen},
+        {"allow-remote-clients", "",
+         "with a server-side key (--api-key-env), listen on an address other clients can reach", "off",
+         [](ServeConfig& c, std::string_view v) {
+             return apply_switch(c.allow_remote_clients, "allow-remote-clients", v);
+         }},
+        {"tls-cert", "FILE",
+         "serve HTTPS: the PEM certificate chain (leaf first), with --tls-key; re-read on SIGHUP", "",
+         [](ServeConfig& c, std::string_view v) { return apply_readable_file(c.tls_cert, "tls-cert", v); }},
+        {"tls-key", "FILE", "the PEM private key of --tls-cert; re-read on SIGHUP", "",
+         [](ServeConfig& c, std::string_view v) { return apply_readable_file(c.tls_key, "tls-key", v); }},
+        {"client-tokens", "FILE",
+         "clients authenticate with their own token in x-apikey (lines `NAME sha256:HEX`, made by `sigma-shim "
+         "token new NAME`), which the server-side key replaces; re-read on SIGHUP",
+         "",
+         [](ServeConfig& c, std::string_view v) {
+             return apply_readable_file(c.client_tokens, "client-tokens", v);
+         }},
+        {"upstream", "URL",
+         "the VirusTotal API: https://host[:port], http://host[:port], demo (the bundled "
+         "sample objects, no network, no key) or dir:DIR (a folder written by --record)",
+         "https://www.virustotal.com",
+         [](ServeConfig& c, std::string_view v) {
+             std::string error;
+             return parse_upstream(v, c.upstream, error) ? std::string() : bad("upstream", v, error);
+         }},
+        {"upstream-ca", "FILE", "PEM certificates trusted for the upstream, in addition to the system store",
+         "",
+         [](ServeConfig& c, std::string_view v) { return apply_readable_file(c.upstream_ca, "upstream-ca", v); }},
+        {"upstream-proxy", "URL",
+         "forward proxy to the upstream: http://[user:password@]host:port (none: direct); without it, "
+         "https_proxy/HTTPS_PROXY or http_proxy/HTTP_PROXY, with NO_PROXY (docs/serve.md \"Behind a proxy\")",
+         "",
+         [](ServeConfig& c, std::string_view v) {
+             c.upstream_proxy_url =
+                 v; // checked once the upstream is known, and never quoted: it may hold a password
+             return std::string();
+         }},
+        {"public-base", "URL", "the base of every link in reconstructed answers",
+         "https://www.virustotal.com", apply_public_base},
+        number_option<unsigned>("threads", "threads, each running its own event loop", "the number of cores",
+                                &ServeConfig::threads, 1, 256),
+        number_option<std::size_t>("max-header-bytes", "largest request header block accepted", "16384",
+                                   &ServeConfig::max_header_bytes, 1024, 1u << 20),
+        number_option<std::size_t>("max-body-bytes", "largest request body accepted (pass-through only)",
+                                   "41943040", &ServeConfig::max_body_bytes, 0, std::size_t(1) << 40),
+        duration_option("idle-timeout", "how long a keep-alive connection may wait for its next request",
+                        "60s", &ServeConfig::idle_timeout),
+        duration_option("request-timeout", "how long reading a request or writing an answer may take", "60s",
+                        &ServeConfig::request_timeout),
+        duration_option("drain-timeout",
+                        "on SIGTERM or SIGINT, how long requests in flight may take to finish", "30s",
+                        &ServeConfig::drain_timeout),
+        number_option<std::size_t>("upstream-connections", "most open connections to the upstream", "16",
+                                   &ServeConfig::upstream_connections, 1, 1024),
+        duration_option("upstream-timeout",
+                        "deadline of one upstream request, connecting included (504 after)", "30s",
+                        &ServeConfig::upstream_timeout),
+        number_option<std::size_t>("upstream-max-body-bytes",
+                                   "largest upstream answer read for a reconstruction", "67108864",
+                                   &ServeConfig::upstream_max_body_bytes, 1024, std::size_t(1) << 40),
+        number_option<unsigned>("behaviour-pages", "most File behaviour pages fetched for one answer", "5",
+                                &ServeConfig::behaviour_pages, 0, 100),
+        number_option<unsigned>("rule-fetch-concurrency", "most sigma_rule fetches at once for one answer",
+                                "4", &ServeConfig::rule_fetch_concurrency, 1, 64),
+        {"match-context", "MODE",
+         "all: every key of a match context; rule-fields: EventID and the rule's fields; "
+         "calibrated:FIELDS.json: each rule's fields as `sigma-shim calibrate` learnt them from recorded "
+         "answers (docs/calibration.md)",
+         "all",
+         [](ServeConfig& c, std::string_view v) {
+             util::MatchContextChoice choice;
+             if (auto error = util::parse_match_context(v, choice); !error.empty())
+                 return bad("match-context", v, error);
+             c.match_context = choice.mode;
+             c.calibration = std::move(choice.calibration);
+             return std::string();
+         }},
+        {"match-context-fallback", "MODE",
+         "with --match-context calibrated:...: the mode for rules the calibration does not hold "
+         "(rule-fields, itself all where the rule object cannot be had; or all); such answers are partial",
+         "rule-fields",
+         [](ServeConfig& c, std::string_view v) {
+             auto error = util::parse_match_context_fallback(v, c.match_context_fallback);
+             return error.empty() ? error : bad("match-context-fallback", v, error);
+         }},
+        {"api-key-env", "NAME", "environment variable holding the key used when a client sends no x-apikey",
+         "VT_API_KEY",
+         [](ServeConfig& c, std::string_view v) {
+             if (v.empty()) return bad("api-key-env", v, "expected a variable name");
+             c.api_key_env = v;
+             return std::string();
+         }},
+        number_option<std::size_t>("cache-bytes",
+                                   "memory for cached upstream objects (least recently used go first)",
+                                   "268435456", &ServeConfig::cache_bytes, 0, std::size_t(1) << 40),
+        duration_option("cache-ttl", "how long a cached File or behaviour object is fresh", "1h",
+                        &ServeConfig::cache_ttl),
+        duration_option("negative-ttl", "how long a cached NotFoundError is fresh", "10m",
+                        &ServeConfig::negative_ttl),
+        duration_option("rule-cache-ttl",
+                        "how long a cached sigma_rule object is fresh (shared by every key)", "24h",
+                        &ServeConfig::rule_cache_ttl),
+        duration_option("stale-if-error",
+                        "how old a cached copy may be and still be served when the upstream fails", "24h",
+                        &ServeConfig::stale_if_error, true),
+        number_option<unsigned>("quota-per-minute", "upstream requests per key in any 60 s (0: no limit)",
+                                "0", &ServeConfig::quota_per_minute, 0, 1000000),
+        number_option<unsigned>("quota-per-day", "upstream requests per key per UTC day (0: no limit)", "0",
+                                &ServeConfig::quota_per_day, 0, 100000000),
+        number_option<unsigned>("quota-per-month",
+                                "upstream requests per key per UTC calendar month (0: no limit)", "0",
+                                &ServeConfig::quota_per_month, 0, 1000000000),
+        duration_option("quota-wait", "how long a request may wait for quota before a local 429", "0s",
+                        &ServeConfig::quota_wait, true),
+        number_option<unsigned>("upstream-retries", "retries of an upstream request that failed transiently",
+                                "2", &ServeConfig::upstream_retries, 0, 10),
+        {"record", "DIR", "write every upstream object fetched (File, behaviour pages, sigma_rules) into DIR",
+         "",
+         [](ServeConfig& c, std::string_view v) {
+             std::error_code ec;
+             std::filesystem::create_directories(std::string(v), ec);
+             if (ec || !std::filesystem::is_directory(std::string(v)))
+                 return bad("record", v, "cannot create the folder");
+             c.record_dir = v;
+             return std::string();
+         }},
+        {"redis", "URL",
+         "Redis shared by the replicas: redis://[user:password@]host:port[/db] or unix:///path[?db=N]; "
+         "the password may come from SIGMA_SHIM_REDIS_PASSWORD instead (docs/serve.md \"Running several "
+         "replicas\")",
+         "",
+         [](ServeConfig& c, std::string_view v) {
+             c.redis_url_text = v; // parsed once every flag is read, and never quoted: it may hold a password
+             return std::string();
+         }},
+        duration_option("redis-timeout",
+                        "deadline of one Redis call, connecting included; past it the replica goes on alone",
+                        "250ms", &ServeConfig::redis_timeout),
+        number_option<std::size_t>(
+            "redis-max-entry-bytes",
+            "largest upstream answer shared through Redis (larger: served, not shared)", "4194304",
+            &ServeConfig::redis_max_entry_bytes, 1024, 512u << 20),
+        number_option<unsigned>("replicas", "how many replicas share each key's quota", "1",
+                                &ServeConfig::replicas, 1, 1000),
+        {"mode", "MODE",
+         "legacy routes: reconstruct, passthrough (relay them unchanged), shadow (serve the legacy answer, "
+         "compare a reconstruction in the background) or compare (answer with the comparison)",
+         "reconstruct",
+         [](ServeConfig& c, std::string_view v) {
+             const auto mode = parse_mode(v);
+             if (!mode) return bad("mode", v, "expected reconstruct, passthrough, shadow or compare");
+             c.mode = *mode;
+             return std::string();
+         }},
+        number_option<unsigned>(
+            "rollout-percent",
+            "reconstruct mode: the share of files (by SHA-256) served the reconstruction; "
+            "the rest pass through",
+            "100", &ServeConfig::rollout_percent, 0, 100),
+        number_option<unsigned>("shadow-percent",
+                                "shadow mode: the share of files (by SHA-256) compared; each comparison "
+                                "spends quota",
+                                "100", &ServeConfig::shadow_percent, 0, 100),
+        {"allow-mode-header", "", "let the X-Sigma-Shim-Mode request header choose the mode of one request",
+         "off",
+         [](ServeConfig& c, std::string_view v) {
+             return apply_switch(c.allow_mode_header, "allow-mode-header", v);
+         }},
+        {"baseline", "dir:DIR",
+         "shadow and compare modes: legacy answers recorded in DIR stand in for the upstream's", "",
+         apply_baseline},
+        number_option<std::size_t>("keep-mismatches",
+                                   "how many `different` comparisons /_shim/comparisons keeps", "1000",
+                                   &ServeConfig::keep_mismatches, 0, 1000000),
+        number_option<std::int64_t>("date-tolerance",
+                                    "comparisons: dates this many seconds apart are compatible", "0",
+                                    &ServeConfig::date_tolerance_seconds, 0, std::int64_t(1) << 40),
+        {"compare-ignore", "GLOBS",
+         "comparisons: paths left out (comma-separated; * is one element, ** any number)", "",
+         [](ServeConfig& c, std::string_view v) {
+             return apply_globs(c.compare_ignore, "compare-ignore", v);
+         }},
+        {"redact", "GLOBS", "comparisons: paths whose values are masked in what /_shim/comparisons keeps", "",
+         [](ServeConfig& c, std::string_view v) { return apply_globs(c.redact, "redact", v); }},
+        {"log-level", "LEVEL", "debug, info, warn or error", "info",
+         [](ServeConfig& c, std::string_view v) {
+             const auto level = ops::parse_log_level(v);
+             if (!level) return bad("log-level", v, "expected debug, info, warn or error");
+             c.log_level = *level;
+             return std::string();
+         }},
+    };
     return all;
 }
 
