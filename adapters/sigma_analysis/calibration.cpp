@@ -12,7 +12,6 @@ namespace {
 
 namespace json = boost::json;
 
-
 // `"key"`, quoted and escaped as JSON, so that a path names any key unambiguously.
 std::string quoted(std::string_view key) {
     std::string s;

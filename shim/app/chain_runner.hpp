@@ -38,7 +38,6 @@ public:
     }
 
     UpstreamChain& chain() { return *chain_; }
-    const serve::ServeConfig& config() const { return config_; }
     const std::string& api_key() const { return key_; }
 
 private:

@@ -2,10 +2,9 @@
 
 #include "calibrate/learner.hpp"
 #include "cli/args.hpp"
+#include "cli/json_document.hpp"
 #include "cli/recordings.hpp"
 #include "sigma_analysis/calibration.hpp"
-
-#include <fstream>
 
 namespace shim::cli {
 
@@ -46,13 +45,6 @@ constexpr OptionSpec calibrate_options[] = {
 int usage_error(const CommandIo& io, const std::string& message) {
     io.err << "sigma-shim calibrate: " << message << "\n\n" << calibrate_usage;
     return CalibrateExit::calibrate_usage_error;
-}
-
-bool write_file(const std::string& path, const std::string& bytes) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    if (out) out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (out) out.flush();
-    return static_cast<bool>(out);
 }
 
 } // namespace

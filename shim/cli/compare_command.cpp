@@ -1,5 +1,6 @@
 #include "cli/compare_command.hpp"
 
+#include "cli/json_document.hpp"
 #include "cli/recordings.hpp"
 #include "compare/legacy_shape.hpp"
 #include "compare/path_glob.hpp"
@@ -8,8 +9,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <filesystem>
-#include <fstream>
 #include <functional>
 #include <optional>
 
@@ -60,7 +59,6 @@ exit status: 0 no answer is different (compatible ones are allowed); 1 at least 
 namespace {
 
 namespace json = boost::json;
-namespace fs = std::filesystem;
 using compare::Answer;
 
 struct Options {
@@ -225,17 +223,6 @@ compare::ReportEntry unpaired(const Recording& legacy) {
     return e;
 }
 
-bool write_report(const std::string& path, const std::string& bytes, std::ostream& err) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    if (out) out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (out) out.flush();
-    if (!out) {
-        err << "sigma-shim compare: " << path << ": cannot write the report\n";
-        return false;
-    }
-    return true;
-}
-
 } // namespace
 
 int run_compare(std::span<const std::string> args, const CommandIo& io, const ReconstructorFactory& factory) {
@@ -357,7 +344,10 @@ int run_compare(std::span<const std::string> args, const CommandIo& io, const Re
         io.out << bytes;
         io.out.flush();
     } else {
-        if (!write_report(o.output, bytes, io.err)) return CompareExit::unreadable;
+        if (!write_file(o.output, bytes)) {
+            io.err << "sigma-shim compare: " << o.output << ": cannot write the report\n";
+            return CompareExit::unreadable;
+        }
         io.err << "sigma-shim compare: " << report.total << " compared: " << report.exact << " exact, "
                << report.compatible << " compatible, " << report.different << " different; report in "
                << o.output << '\n';

@@ -140,17 +140,14 @@ int run_convert(std::span<const std::string> args, const CommandIo& io) {
     const auto form = sa::parse_form(parsed.get("form", "object"));
     if (!form) return usage_error(io, "unknown --form '" + parsed.get("form") + "'");
     util::MatchContextChoice context;
-    if (const auto mode = parsed.get("match-context", "all"); mode != "all" && mode != "rule-fields") {
+    const std::string mode = parsed.get("match-context", "all");
+    if (const auto error = util::parse_match_context(mode, context); !error.empty()) {
         // A calibration file that cannot be used is one line, not the usage: the command line was right.
         if (!mode.starts_with("calibrated:"))
             return usage_error(io, "unknown --match-context '" + mode +
                                        "' (all, rule-fields or calibrated:FILE)");
-        if (const auto error = util::parse_match_context(mode, context); !error.empty()) {
-            io.err << "sigma-shim convert: --match-context " << error << '\n';
-            return ConvertExit::usage;
-        }
-    } else {
-        util::parse_match_context(mode, context);
+        io.err << "sigma-shim convert: --match-context " << error << '\n';
+        return ConvertExit::usage;
     }
     auto fallback = sa::ContextMode::rule_fields;
     if (parsed.has("match-context-fallback")) {

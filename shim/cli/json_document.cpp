@@ -103,6 +103,13 @@ JsonDocument parse_json_document(std::string_view bytes, const sigma_analysis::K
     return {{}, not_json(bytes, doc.offset, doc.error)};
 }
 
+bool write_file(const std::string& path, std::string_view bytes) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    if (out) out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (out) out.flush();
+    return static_cast<bool>(out);
+}
+
 bool read_input(const std::string& path, std::string& bytes, std::string& error) {
     if (path == "-") {
         bytes.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());

@@ -1,5 +1,6 @@
 #pragma once
-// Reading one JSON document from bytes, with a precise place when it is not JSON.
+// Reading one JSON document from bytes, with a precise place when it is not JSON; reading and writing the
+// commands' files.
 #include "sigma_analysis/pruned_parse.hpp"
 
 #include <boost/json/value.hpp>
@@ -22,6 +23,9 @@ JsonDocument parse_json_document(std::string_view bytes, const sigma_analysis::K
 
 // Reads a whole file, or standard input for "-". Returns false and sets `error` when it cannot be read.
 bool read_input(const std::string& path, std::string& bytes, std::string& error);
+
+// Writes `bytes` to the file at `path`, replacing it. Returns false when it cannot be written whole.
+bool write_file(const std::string& path, std::string_view bytes);
 
 // Reads the bytes of a named input ("-" is standard input). Returns false and sets `error` on failure.
 using InputReader = std::function<bool(const std::string& path, std::string& bytes, std::string& error)>;
