@@ -1,40 +1,16 @@
 #pragma once
 // The two kinds of client connection: plain TCP and TLS over it. The server and the relay are written once
 // for either and compiled for both.
-#include <boost/asio/awaitable.hpp>
-#include <boost/asio/buffer.hpp>
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
+#include "net/write_all.hpp"
+
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
-#include <type_traits>
 
 namespace shim::serve {
 
 using PlainStream = boost::beast::tcp_stream;
 using TlsStream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
 
-// Writes every byte of `buffers` (a sequence that outlives the call) under the stream's deadline. Plain TCP
-// takes them in one writev. TLS takes them one buffer at a time: after a partial write Asio's two-buffer
-// write hands the stream a sequence that starts with an empty buffer, of which Beast's ssl_stream (its
-// flat_stream) writes nothing, and Asio takes a write of nothing for the end.
-template <class Stream, class Buffers>
-boost::asio::awaitable<std::size_t> write_all(Stream& stream, const Buffers& buffers,
-                                              boost::system::error_code& ec) {
-    namespace asio = boost::asio;
-    if constexpr (std::is_same_v<Stream, TlsStream>) {
-        std::size_t written = 0;
-        for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers); ++it) {
-            const asio::const_buffer one(*it);
-            if (one.size() == 0) continue;
-            written += co_await asio::async_write(stream, one, asio::redirect_error(asio::use_awaitable, ec));
-            if (ec) break;
-        }
-        co_return written;
-    } else {
-        co_return co_await asio::async_write(stream, buffers, asio::redirect_error(asio::use_awaitable, ec));
-    }
-}
+using net::write_all;
 
 } // namespace shim::serve

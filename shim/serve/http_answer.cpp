@@ -1,6 +1,6 @@
 #include "serve/http_answer.hpp"
 
-#include "serve/head_text.hpp"
+#include "net/head_text.hpp"
 #include "sigma_analysis/errors.hpp"
 
 #include <algorithm>
@@ -51,11 +51,11 @@ std::string header_lines(const HttpAnswer::Headers& headers) {
             continue;
         cache_said = cache_said || same_name(name, "X-Sigma-Shim-Cache");
         shim_said = shim_said || same_name(name, "X-Sigma-Shim");
-        head_text::append_field(lines, name, value);
+        net::head_text::append_field(lines, name, value);
     }
-    if (!cache_said) head_text::append_field(lines, "X-Sigma-Shim-Cache", "bypass");
+    if (!cache_said) net::head_text::append_field(lines, "X-Sigma-Shim-Cache", "bypass");
     // Every answer says who made it; one that says nothing was made here (a /_shim/ endpoint, say).
-    if (!shim_said) head_text::append_field(lines, "X-Sigma-Shim", local_answer);
+    if (!shim_said) net::head_text::append_field(lines, "X-Sigma-Shim", local_answer);
     return lines;
 }
 

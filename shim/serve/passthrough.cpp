@@ -1,6 +1,6 @@
 #include "serve/passthrough.hpp"
 
-#include "serve/head_text.hpp"
+#include "net/head_text.hpp"
 #include "upstream/exchange.hpp"
 
 #include <algorithm>
@@ -63,20 +63,17 @@ void for_each_end_to_end(const Fields& from, Visit&& visit) {
     }
 }
 
-template <bool isRequest, typename From, typename To>
-void copy_end_to_end(const http::message<isRequest, From>& from, http::message<isRequest, To>& to) {
-    for_each_end_to_end(from, [&](std::string_view name, std::string_view value) { to.insert(name, value); });
-}
-
-// The upstream answer's end-to-end headers, but for those the relay writes itself after them: one of each.
+// The end-to-end headers of `from`, but for those the relay writes itself after them: one of each.
 template <typename Fields>
-void append_end_to_end(std::string& head, const Fields& from) {
-    static constexpr std::string_view own[] = {"x-sigma-shim", "x-sigma-shim-cache", "x-request-id"};
+void append_end_to_end(std::string& head, const Fields& from, std::span<const std::string_view> own) {
     for_each_end_to_end(from, [&](std::string_view name, std::string_view value) {
-        if (std::none_of(std::begin(own), std::end(own), [&](auto o) { return beast::iequals(name, o); }))
-            head_text::append_field(head, name, value);
+        if (std::none_of(own.begin(), own.end(), [&](auto o) { return beast::iequals(name, o); }))
+            net::head_text::append_field(head, name, value);
     });
 }
+
+constexpr std::string_view own_request_fields[] = {"x-apikey", "x-request-id"};
+constexpr std::string_view own_answer_fields[] = {"x-sigma-shim", "x-sigma-shim-cache", "x-request-id"};
 
 bool idempotent(http::verb v) {
     return v == http::verb::get || v == http::verb::head || v == http::verb::options ||
@@ -135,22 +132,13 @@ asio::awaitable<RelayOutcome> relay(Stream& client, beast::flat_buffer& client_b
     const auto method = in.method();
     const unsigned version = in.version();
 
-    upstream::UpstreamHeader up;
-    if (in.method() == http::verb::unknown)
-        up.method_string(in.method_string());
-    else
-        up.method(in.method());
-    up.target(in.target());
-    up.version(11);
-    copy_end_to_end(in, up);
-    up.set("x-apikey", request.api_key);
-    up.set("X-Request-Id", request.request_id);
-    if (has_body) {
-        if (length)
-            up.content_length(*length);
-        else
-            up.chunked(true);
-    }
+    std::string& fields = scratch.request_fields;
+    fields.clear();
+    append_end_to_end(fields, in, own_request_fields);
+    net::head_text::append_field(fields, "x-apikey", request.api_key);
+    net::head_text::append_field(fields, "X-Request-Id", request.request_id);
+    upstream::RequestHead up{in.method_string(), in.target(), fields, {}};
+    if (has_body && length) up.content_length = *length;
 
     error_code ec;
     http::request_parser<http::buffer_body> body{std::move(header)};
@@ -163,8 +151,8 @@ asio::awaitable<RelayOutcome> relay(Stream& client, beast::flat_buffer& client_b
 
     // Named, not a temporary: GCC 12 mishandles temporaries inside a co_await expression.
     upstream::ExchangeRequest exchange_request{
-        &up, request.api_key, "passthrough", has_body ? &client_body : nullptr, idempotent(method),
-        {},  request.client};
+        up, request.api_key, "passthrough", has_body ? &client_body : nullptr, idempotent(method),
+        {}, request.client};
     auto exchange = co_await state.upstream.start(std::move(exchange_request));
     out.bytes_from_client = exchange.body_bytes_sent;
     if (exchange.refused) {
@@ -204,16 +192,16 @@ asio::awaitable<RelayOutcome> relay(Stream& client, beast::flat_buffer& client_b
         client_keep_alive && !state.draining.load() && !(body_expected && !answer_length && !chunked_out);
     std::string& head = scratch.head;
     head.clear();
-    head_text::append_status_line(head, version, status, upstream_answer.reason());
-    append_end_to_end(head, upstream_answer);
+    net::head_text::append_status_line(head, version, status, upstream_answer.reason());
+    append_end_to_end(head, upstream_answer, own_answer_fields);
     if (!body_expected && upstream_answer.has_content_length())
-        head_text::append_field(head, "Content-Length", upstream_answer[http::field::content_length]);
-    head_text::append_field(head, "X-Sigma-Shim", "passthrough");
-    head_text::append_field(head, "X-Sigma-Shim-Cache", "bypass");
-    head_text::append_field(head, "X-Request-Id", request.request_id);
-    if (answer_length) head_text::append_number_field(head, "Content-Length", *answer_length);
-    if (chunked_out) head_text::append_field(head, "Transfer-Encoding", "chunked");
-    head_text::append_connection_field(head, version, keep_alive);
+        net::head_text::append_field(head, "Content-Length", upstream_answer[http::field::content_length]);
+    net::head_text::append_field(head, "X-Sigma-Shim", "passthrough");
+    net::head_text::append_field(head, "X-Sigma-Shim-Cache", "bypass");
+    net::head_text::append_field(head, "X-Request-Id", request.request_id);
+    if (answer_length) net::head_text::append_number_field(head, "Content-Length", *answer_length);
+    if (chunked_out) net::head_text::append_field(head, "Transfer-Encoding", "chunked");
+    net::head_text::append_connection_field(head, version, keep_alive);
     head += "\r\n";
 
     out.answered = true;

@@ -16,8 +16,8 @@
 namespace shim::serve {
 
 // What a connection keeps from one relayed request to the next, so that no request allocates it again: the
-// buffer that body bytes are read into and written from (never copied between the two), and the text of the
-// answer's header block.
+// buffer that body bytes are read into and written from (never copied between the two), the text of the
+// answer's header block and that of the request's end-to-end fields.
 class RelayScratch {
 public:
     static constexpr std::size_t body_bytes = 64 * 1024;
@@ -26,6 +26,7 @@ public:
         return {body_.get(), body_bytes};
     }
     std::string head;
+    std::string request_fields;
 
 private:
     std::unique_ptr<char[]> body_;

@@ -1,9 +1,9 @@
 #include "serve/server.hpp"
 
+#include "net/head_text.hpp"
 #include "net/listener_tls.hpp"
 #include "serve/client_stream.hpp"
 #include "serve/client_tokens.hpp"
-#include "serve/head_text.hpp"
 #include "serve/http_answer.hpp"
 #include "serve/migration_handler.hpp"
 #include "serve/passthrough.hpp"
@@ -135,17 +135,17 @@ asio::awaitable<std::size_t> write_answer(Stream& stream, const HttpAnswer& answ
         }
     }
     head.clear();
-    head_text::append_status_line(head, facts.version, answer.status,
-                                  http::obsolete_reason(static_cast<http::status>(answer.status)));
+    net::head_text::append_status_line(head, facts.version, answer.status,
+                                       http::obsolete_reason(static_cast<http::status>(answer.status)));
     if (answer.kept)
         head += answer.kept->header_lines;
     else
         head += header_lines(answer.headers);
-    head_text::append_field(head, "X-Request-Id", facts.request_id);
-    if (gzip) head_text::append_field(head, "Content-Encoding", "gzip");
-    head_text::append_field(head, "Vary", "Accept-Encoding");
-    head_text::append_connection_field(head, facts.version, keep_alive);
-    head_text::append_number_field(head, "Content-Length", body->size());
+    net::head_text::append_field(head, "X-Request-Id", facts.request_id);
+    if (gzip) net::head_text::append_field(head, "Content-Encoding", "gzip");
+    net::head_text::append_field(head, "Vary", "Accept-Encoding");
+    net::head_text::append_connection_field(head, facts.version, keep_alive);
+    net::head_text::append_number_field(head, "Content-Length", body->size());
     head += "\r\n";
     beast::get_lowest_layer(stream).expires_after(config.request_timeout);
     const std::array<asio::const_buffer, 2> buffers{asio::buffer(head), asio::buffer(*body)};

@@ -1,16 +1,18 @@
 #include "upstream/exchange.hpp"
 
+#include "net/head_text.hpp"
+#include "net/write_all.hpp"
 #include "upstream/upstream_metrics.hpp"
 
+#include <array>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/serializer.hpp>
-#include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl.hpp>
+#include <charconv>
 
 namespace shim::upstream {
 namespace {
@@ -108,15 +110,22 @@ asio::awaitable<Exchange> Exchanger::start(ExchangeRequest request) {
         }
     }
     out.meter.emplace(metrics_, request.kind);
-    auto& up = *request.header;
-    up.set(http::field::host, pool_.host_header());
-    if (const auto prefix = pool_.absolute_form_prefix(); !prefix.empty()) {
-        up.target(prefix + std::string(up.target()));
-        if (const auto credentials = pool_.request_proxy_authorization(); !credentials.empty())
-            up.set(http::field::proxy_authorization, credentials);
-    }
+    const auto& rh = request.head;
     const bool has_body = request.body != nullptr;
-    const bool head = up.method() == http::verb::head;
+    const bool chunked = has_body && !rh.content_length;
+    const bool head = rh.method == "HEAD";
+    std::string request_head; // written as is on every attempt
+    request_head.reserve(rh.fields.size() + 256);
+    request_head.append(rh.method).append(" ");
+    request_head.append(pool_.absolute_form_prefix()).append(rh.target).append(" HTTP/1.1\r\n");
+    net::head_text::append_field(request_head, "Host", pool_.host_header());
+    request_head.append(rh.fields);
+    if (const auto credentials = pool_.request_proxy_authorization(); !credentials.empty())
+        net::head_text::append_field(request_head, "Proxy-Authorization", credentials);
+    if (has_body && rh.content_length)
+        net::head_text::append_number_field(request_head, "Content-Length", *rh.content_length);
+    if (chunked) net::head_text::append_field(request_head, "Transfer-Encoding", "chunked");
+    request_head.append("\r\n");
     // Each step's deadline: the exchange's own, or the upstream timeout from the step's start.
     auto arm = [&](Connection& c) {
         if (request.deadline)
@@ -144,14 +153,9 @@ asio::awaitable<Exchange> Exchanger::start(ExchangeRequest request) {
             co_return out;
         }
         auto& conn = *out.lease;
-        http::request_serializer<http::buffer_body> sr{up};
-        up.body().data = nullptr;
-        up.body().size = 0;
-        up.body().more = has_body;
         arm(conn);
-        co_await conn.on_stream([&](auto& s) {
-            return http::async_write_header(s, sr, asio::redirect_error(asio::use_awaitable, ec));
-        });
+        const auto head_bytes = asio::buffer(request_head);
+        co_await conn.on_stream([&](auto& s) { return net::write_all(s, head_bytes, ec); });
         // The request body, a chunk at a time as the client sends it: never held whole.
         for (bool last = !has_body; !ec && !last;) {
             error_code client_ec;
@@ -164,20 +168,24 @@ asio::awaitable<Exchange> Exchanger::start(ExchangeRequest request) {
                 fail(Failure::transient, "client body: " + client_ec.message());
                 co_return out;
             }
-            up.body().data = const_cast<char*>(chunk.data());
-            up.body().size = chunk.size();
-            up.body().more = !last;
             out.body_bytes_sent += chunk.size();
+            // Chunked: a chunk of nothing would end the body, so none is written until the last.
+            std::array<char, 20> size_line{};
+            std::size_t size_line_bytes = 0;
+            if (chunked && !chunk.empty()) {
+                const auto end = std::to_chars(size_line.data(), size_line.data() + 16, chunk.size(), 16).ptr;
+                end[0] = '\r';
+                end[1] = '\n';
+                size_line_bytes = static_cast<std::size_t>(end + 2 - size_line.data());
+            }
+            constexpr std::string_view crlf = "\r\n", last_chunk = "0\r\n\r\n";
+            const std::array<asio::const_buffer, 4> pieces{
+                asio::buffer(size_line.data(), size_line_bytes), asio::buffer(chunk.data(), chunk.size()),
+                asio::buffer(crlf.data(), size_line_bytes ? crlf.size() : 0),
+                asio::buffer(last_chunk.data(), chunked && last ? last_chunk.size() : 0)};
+            if (asio::buffer_size(pieces) == 0) continue;
             arm(conn);
-            co_await conn.on_stream([&](auto& s) {
-                return http::async_write(s, sr, asio::redirect_error(asio::use_awaitable, ec));
-            });
-            if (ec == http::error::need_buffer) ec = {};
-        }
-        if (!ec && !has_body) {
-            co_await conn.on_stream([&](auto& s) {
-                return http::async_write(s, sr, asio::redirect_error(asio::use_awaitable, ec));
-            });
+            co_await conn.on_stream([&](auto& s) { return net::write_all(s, pieces, ec); });
         }
         if (!ec) arm(conn); // one deadline for every header below
         bool got_some = false;

@@ -9,9 +9,7 @@
 #include "upstream/upstream.hpp"
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/empty_body.hpp>
-#include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <chrono>
 #include <memory>
@@ -51,15 +49,23 @@ public:
     virtual boost::asio::awaitable<std::span<const char>> next(bool& last, boost::system::error_code& ec) = 0;
 };
 
-using UpstreamHeader = boost::beast::http::request<boost::beast::http::buffer_body>;
 using AnswerParser = boost::beast::http::response_parser<boost::beast::http::empty_body>;
 
+// A request's header as its maker has it. The exchange writes it as text (net::head_text) after the request
+// line and Host, with what the route to the upstream adds (the proxy's credentials) and the body's framing.
+struct RequestHead {
+    std::string_view method = "GET"; // as sent: any token the client used
+    std::string_view target;         // origin-form
+    std::string_view fields;         // end-to-end header lines, each "Name: value\r\n"; not Host, not framing
+    std::optional<std::uint64_t> content_length; // with a body: its length; unset: it goes chunked
+};
+
 struct ExchangeRequest {
-    UpstreamHeader* header = nullptr; // method, target and end-to-end headers; Host is set here
-    std::string api_key;              // the quota's key (the x-apikey header is the caller's to set)
-    std::string_view kind;            // metric label: "reconstruct" or "passthrough"
-    BodySource* body = nullptr;       // a body to stream, with the header's Content-Length or chunked set
-    bool idempotent = true;           // may be sent again on a fresh connection when a pooled one was stale
+    RequestHead head;
+    std::string api_key;        // the quota's key (the x-apikey header is the caller's to write)
+    std::string_view kind;      // metric label: "reconstruct" or "passthrough"
+    BodySource* body = nullptr; // a body to stream, framed as head.content_length says
+    bool idempotent = true;     // may be sent again on a fresh connection when a pooled one was stale
     // Set: one deadline for the whole exchange. Unset: the upstream timeout for each step (connecting,
     // writing the header, each body chunk, reading the answer's header).
     std::optional<SteadyClock::time_point> deadline;

@@ -1,5 +1,6 @@
 #include "upstream/http_upstream.hpp"
 
+#include "net/head_text.hpp"
 #include "upstream/exchange.hpp"
 #include "util/gzip.hpp"
 
@@ -28,18 +29,22 @@ UpstreamResponse failed(Failure failure, std::string detail, std::string message
 } // namespace
 
 asio::awaitable<UpstreamResponse> HttpUpstream::get(UpstreamRequest request) {
-    UpstreamHeader req{http::verb::get, request.target, 11};
-    req.set(http::field::user_agent, user_agent);
-    req.set(http::field::accept, "application/json");
-    req.set(http::field::accept_encoding, "gzip");
-    req.set("x-apikey", request.api_key);
-    if (!request.request_id.empty()) req.set("X-Request-Id", request.request_id);
-    req.keep_alive(true);
+    std::string fields;
+    net::head_text::append_field(fields, "User-Agent", user_agent);
+    net::head_text::append_field(fields, "Accept", "application/json");
+    net::head_text::append_field(fields, "Accept-Encoding", "gzip");
+    net::head_text::append_field(fields, "x-apikey", request.api_key);
+    if (!request.request_id.empty()) net::head_text::append_field(fields, "X-Request-Id", request.request_id);
 
     const auto deadline = SteadyClock::now() + options_.timeout;
     // Named, not a temporary: GCC 12 mishandles temporaries inside a co_await expression.
-    ExchangeRequest exchange_request{&req,    request.api_key, "reconstruct", nullptr,
-                                     true,    deadline,        request.client};
+    ExchangeRequest exchange_request{{"GET", request.target, fields, {}},
+                                     request.api_key,
+                                     "reconstruct",
+                                     nullptr,
+                                     true,
+                                     deadline,
+                                     request.client};
     auto exchange = co_await exchanger_.start(std::move(exchange_request));
     if (exchange.refused) co_return std::move(*exchange.refused);
     if (!exchange.answer)

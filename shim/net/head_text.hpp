@@ -1,6 +1,6 @@
 #pragma once
-// An HTTP/1.1 header block written as text, for answers the server writes itself: Beast's fields would
-// allocate a node per header only to be serialised once.
+// An HTTP/1.1 header block written as text, for the answers the server writes and the requests it sends
+// upstream: Beast's fields would allocate a node per header only to be serialised once.
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-namespace shim::serve::head_text {
+namespace shim::net::head_text {
 
 // "Name: value\r\n". A CR, LF or other control byte in the value (a header built from upstream data, say)
 // becomes a space: it must never end the line early.
@@ -44,4 +44,4 @@ inline void append_connection_field(std::string& head, unsigned version, bool ke
     if (version < 11 && keep_alive) append_field(head, "Connection", "keep-alive");
 }
 
-} // namespace shim::serve::head_text
+} // namespace shim::net::head_text
