@@ -46,7 +46,14 @@ std::string key_digest(std::string_view api_key) {
 
 std::string key_fingerprint(std::string_view api_key) {
     if (api_key.empty()) return {};
-    return key_digest(api_key).substr(0, 12);
+    // Once per key and thread, as key_digest: a logged request then costs no copy of the whole digest.
+    thread_local std::string last_key;
+    thread_local std::string last_fingerprint;
+    if (last_fingerprint.empty() || api_key != last_key) {
+        last_fingerprint = key_digest(api_key).substr(0, 12);
+        last_key = api_key;
+    }
+    return last_fingerprint;
 }
 
 std::string random_hex(std::size_t bytes) {

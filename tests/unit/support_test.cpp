@@ -239,6 +239,13 @@ BOOST_AUTO_TEST_CASE(log_time_format) {
     BOOST_TEST(shim::ops::format_utc_millis(fixed_time()) == "2026-11-27T21:05:16.123Z");
     BOOST_TEST(shim::ops::format_utc_millis(std::chrono::system_clock::time_point{}) ==
                "1970-01-01T00:00:00.000Z");
+    // Every field at its widest and at a single digit.
+    using namespace std::chrono;
+    const auto last_ms =
+        sys_days{year{2099} / 12 / 31} + hours{23} + minutes{59} + seconds{59} + milliseconds{999};
+    BOOST_TEST(shim::ops::format_utc_millis(last_ms) == "2099-12-31T23:59:59.999Z");
+    const auto small = sys_days{year{2001} / 2 / 3} + hours{4} + minutes{5} + seconds{6} + milliseconds{7};
+    BOOST_TEST(shim::ops::format_utc_millis(small) == "2001-02-03T04:05:06.007Z");
 }
 
 BOOST_AUTO_TEST_CASE(log_line_fields_in_order) {
