@@ -7,6 +7,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <type_traits>
 
 namespace shim::ops {
 
@@ -28,25 +29,28 @@ void append_string(std::string& out, std::string_view s) {
     sigma_analysis::json_out::append_string(out, s, sigma_analysis::json_out::InvalidUtf8::replace);
 }
 
-void append_value(std::string& out, const LogValue& value) {
-    if (const auto* s = std::get_if<std::string>(&value)) {
-        append_string(out, *s);
-        return;
-    }
-    std::array<char, 32> buf{};
-    std::to_chars_result res{};
-    if (const auto* i = std::get_if<std::int64_t>(&value)) {
-        res = std::to_chars(buf.data(), buf.data() + buf.size(), *i);
-    } else {
-        const double d = std::get<double>(value);
-        // JSON has no NaN or Infinity.
-        if (!std::isfinite(d)) {
-            out += "null";
-            return;
-        }
-        res = std::to_chars(buf.data(), buf.data() + buf.size(), d);
-    }
-    out.append(buf.data(), res.ptr);
+// A LogValue, or a LogFieldView's value: a string (owned or viewed), an integer or a double.
+template <typename Value>
+void append_value(std::string& out, const Value& value) {
+    std::visit(
+        [&out](const auto& v) {
+            using T = std::decay_t<decltype(v)>;
+            if constexpr (std::is_same_v<T, std::int64_t> || std::is_same_v<T, double>) {
+                // JSON has no NaN or Infinity.
+                if constexpr (std::is_same_v<T, double>) {
+                    if (!std::isfinite(v)) {
+                        out += "null";
+                        return;
+                    }
+                }
+                std::array<char, 32> buf{};
+                const auto res = std::to_chars(buf.data(), buf.data() + buf.size(), v);
+                out.append(buf.data(), res.ptr);
+            } else {
+                append_string(out, v);
+            }
+        },
+        value);
 }
 
 } // namespace
@@ -106,6 +110,15 @@ Logger::Logger(std::ostream& out, LogLevel min, LogClock clock)
     : out_(out), min_(min), clock_(clock ? std::move(clock) : LogClock(system_now)) {}
 
 void Logger::write(LogLevel level, std::string_view message, const LogFields& fields) {
+    write_line(level, message, fields);
+}
+
+void Logger::write(LogLevel level, std::string_view message, std::span<const LogFieldView> fields) {
+    write_line(level, message, fields);
+}
+
+template <typename Fields>
+void Logger::write_line(LogLevel level, std::string_view message, const Fields& fields) {
     if (!enabled(level)) return;
     // The line is built outside the lock, only the write is serialised, and each thread reuses its buffer:
     // a line per request must not cost a string's worth of allocations.

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <optional>
 #include <ostream>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -23,6 +24,8 @@ std::string_view to_string(LogLevel);
 
 using LogValue = std::variant<std::string, std::int64_t, double>;
 using LogFields = std::vector<std::pair<std::string, LogValue>>;
+// A field whose text is only viewed: the line written for every request copies no string to be logged.
+using LogFieldView = std::pair<std::string_view, std::variant<std::string_view, std::int64_t, double>>;
 using LogClock = std::function<std::chrono::system_clock::time_point()>;
 
 inline std::chrono::system_clock::time_point system_now() {
@@ -40,8 +43,12 @@ public:
     // time/level/msg: they are not renamed, so the line would carry the key twice. Strings that are not valid
     // UTF-8 are repaired with U+FFFD so every line stays parseable; non-finite doubles are written as null.
     void write(LogLevel level, std::string_view message, const LogFields& fields = {});
+    void write(LogLevel level, std::string_view message, std::span<const LogFieldView> fields);
 
 private:
+    template <typename Fields>
+    void write_line(LogLevel level, std::string_view message, const Fields& fields);
+
     std::ostream& out_;
     LogLevel min_;
     LogClock clock_;

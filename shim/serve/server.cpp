@@ -161,16 +161,18 @@ void log_request(ServerState& st, const RequestFacts& facts, const std::string& 
     if (!facts.client.empty())
         st.metrics.inc("sigma_shim_client_requests_total", {facts.client, std::to_string(status)});
     if (!st.log.enabled(ops::LogLevel::info)) return;
-    ops::LogFields fields{{"request_id", facts.request_id},
-                          {"method", facts.method},
-                          {"route", target_class},
-                          {"status", static_cast<std::int64_t>(status)},
-                          {"duration_ms", seconds.count() * 1000.0},
-                          {"upstream_calls", static_cast<std::int64_t>(upstream_calls)},
-                          {"key", util::key_fingerprint(facts.key)}};
-    if (!facts.client.empty()) fields.emplace_back("client", facts.client);
-    if (!note.empty()) fields.emplace_back("note", note);
-    st.log.write(ops::LogLevel::info, "request", fields);
+    const std::string fingerprint = util::key_fingerprint(facts.key);
+    std::array<ops::LogFieldView, 9> fields{{{"request_id", facts.request_id},
+                                             {"method", facts.method},
+                                             {"route", target_class},
+                                             {"status", static_cast<std::int64_t>(status)},
+                                             {"duration_ms", seconds.count() * 1000.0},
+                                             {"upstream_calls", static_cast<std::int64_t>(upstream_calls)},
+                                             {"key", fingerprint}}};
+    std::size_t used = 7;
+    if (!facts.client.empty()) fields[used++] = {"client", facts.client};
+    if (!note.empty()) fields[used++] = {"note", note};
+    st.log.write(ops::LogLevel::info, "request", std::span(fields.data(), used));
 }
 
 // Who sent a /api/v3/ request, when clients have tokens: the token's name, or the refusal. A known token is
