@@ -182,8 +182,14 @@ std::string Metrics::render() const {
     // Shared: recording goes on meanwhile; each number is read once, and _count is the buckets' total, so a
     // histogram stays consistent with itself.
     std::shared_lock lock(mutex_);
+    std::vector<const std::pair<const std::string, Family>*> sorted;
+    sorted.reserve(families_.size());
+    for (const auto& entry : families_)
+        sorted.push_back(&entry);
+    std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->first < b->first; });
     std::string out;
-    for (const auto& [name, f] : families_) {
+    for (const auto* entry : sorted) {
+        const auto& [name, f] = *entry;
         out += "# HELP " + name + ' ';
         append_escaped(out, f.help, false);
         out += "\n# TYPE " + name + ' ';

@@ -15,6 +15,7 @@
 #include <shared_mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace shim::ops {
@@ -82,8 +83,14 @@ private:
     template <typename Accepts, typename Record>
     void record(std::string_view name, Labels label_values, Accepts&& accepts, Record&& record);
 
+    // Found by a name given as a view, without building a string: hashed, as it is looked up several times
+    // per request; render() sorts the names.
+    struct NameHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view name) const { return std::hash<std::string_view>{}(name); }
+    };
     mutable std::shared_mutex mutex_;
-    std::map<std::string, Family, std::less<>> families_;
+    std::unordered_map<std::string, Family, NameHash, std::equal_to<>> families_;
 };
 
 // Request-duration buckets in seconds, from 1 ms to 30 s (upstream calls may be slow).
