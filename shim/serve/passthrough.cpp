@@ -125,12 +125,16 @@ asio::awaitable<RelayOutcome> relay(Stream& client, beast::flat_buffer& client_b
                                     const RelayRequest& request, RelayScratch& scratch, ServerState& state) {
     const auto& cfg = state.config;
     RelayOutcome out;
-    const auto& in = header.get();
     const auto length = header.content_length();
     const bool has_body = length ? *length > 0 : header.chunked();
+    // The header moves into the parser that reads the body; everything below reads it there.
+    http::request_parser<http::buffer_body> body{std::move(header)};
+    body.body_limit(cfg.max_body_bytes);
+    const auto& in = body.get();
     const bool client_keep_alive = in.keep_alive();
     const auto method = in.method();
     const unsigned version = in.version();
+    const bool expects_continue = has_body && beast::iequals(in[http::field::expect], "100-continue");
 
     std::string& fields = scratch.request_fields;
     fields.clear();
@@ -141,11 +145,8 @@ asio::awaitable<RelayOutcome> relay(Stream& client, beast::flat_buffer& client_b
     if (has_body && length) up.content_length = *length;
 
     error_code ec;
-    http::request_parser<http::buffer_body> body{std::move(header)};
-    body.body_limit(cfg.max_body_bytes);
     // Else Beast reads the body 512 bytes at a time.
     if (has_body) client_buffer.reserve(upstream::read_buffer_bytes);
-    const bool expects_continue = has_body && beast::iequals(in[http::field::expect], "100-continue");
     ClientBody<Stream> client_body(client, client_buffer, body, scratch.body(), cfg.request_timeout,
                                    expects_continue);
 

@@ -2,11 +2,12 @@
 
 import hashlib
 import json
+import socket
 import time
 import unittest
 
 import upstream as vt
-from harness import API_KEY, RSS_SKIP, SANITIZED, ShimTestCase, decoded
+from harness import API_KEY, REQUEST_TIMEOUT, RSS_SKIP, SANITIZED, ShimTestCase, decoded
 
 MB = 1 << 20
 RSS_LIMIT_KB = 64 * 1024
@@ -105,6 +106,37 @@ class Passthrough(ShimTestCase):
         self.assertEqual(headers.get("x-sigma-shim"), "passthrough")
         self.assertEqual(status, 404, body)
         self.assertEqual([r.method for r in self.up.requests()], ["POST"])
+
+    def test_expect_100_continue_is_answered_before_the_body(self):
+        # A client that asks to be told to go on gets "100 Continue" once the upstream took the header, and
+        # only then sends its body. Without it, such a client waits (curl: a second) before sending anyway.
+        shim = self.start_shim()
+        payload = b'{"data": "after continue"}'
+        with socket.create_connection(("127.0.0.1", shim.port), timeout=REQUEST_TIMEOUT) as s:
+            s.sendall(b"POST /api/v3/echo/continue HTTP/1.1\r\nHost: shim\r\nx-apikey: " + API_KEY.encode() +
+                      b"\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: " +
+                      str(len(payload)).encode() + b"\r\n\r\n")
+            interim = b""
+            while b"\r\n\r\n" not in interim:
+                chunk = s.recv(4096)
+                self.assertTrue(chunk, "closed before 100 Continue: %r" % interim)
+                interim += chunk
+            head, _, rest = interim.partition(b"\r\n\r\n")
+            self.assertEqual(head.split(b"\r\n")[0], b"HTTP/1.1 100 Continue")
+            s.sendall(payload)
+            s.shutdown(socket.SHUT_WR)
+            answer = rest
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                answer += chunk
+        self.assertTrue(answer.startswith(b"HTTP/1.1 201 "), answer[:200])
+        doc = json.loads(answer.partition(b"\r\n\r\n")[2])
+        self.assertEqual(doc["method"], "POST")
+        self.assertEqual(doc["body_bytes"], len(payload))
+        self.assertEqual(doc["body_sha256"], hashlib.sha256(payload).hexdigest())
+        self.assertNotIn("expect", self.up.requests("/api/v3/echo")[0].header_names())
 
     def test_hop_by_hop_headers_are_not_forwarded(self):
         shim = self.start_shim()
