@@ -298,8 +298,9 @@ asio::awaitable<void> serve_connection(Stream& stream, beast::flat_buffer& buffe
             if (relay_it) {
                 const RelayRequest relay_request{facts.key, facts.request_id, facts.client};
                 auto outcome = co_await relay(stream, buffer, parser, relay_request, scratch, st);
-                st.metrics.inc("sigma_shim_received_bytes_total", {},
-                               static_cast<double>(outcome.bytes_from_client));
+                if (outcome.bytes_from_client) // most relayed requests have no body
+                    st.metrics.inc("sigma_shim_received_bytes_total", {},
+                                   static_cast<double>(outcome.bytes_from_client));
                 st.metrics.inc("sigma_shim_sent_bytes_total", {},
                                static_cast<double>(outcome.bytes_to_client));
                 if (outcome.answered) {

@@ -76,7 +76,7 @@ void register_upstream_metrics(ops::Metrics& m) {
 
 UpstreamMeter::UpstreamMeter(ops::Metrics& metrics, std::string_view kind)
     : metrics_(&metrics), kind_(kind), start_(SteadyClock::now()) {
-    metrics_->gauge_add("sigma_shim_upstream_in_flight", 1, {std::string(kind_)});
+    metrics_->gauge_add("sigma_shim_upstream_in_flight", 1, {kind_});
 }
 
 UpstreamMeter::UpstreamMeter(UpstreamMeter&& other) noexcept
@@ -86,15 +86,15 @@ UpstreamMeter::UpstreamMeter(UpstreamMeter&& other) noexcept
 UpstreamMeter::~UpstreamMeter() {
     if (!metrics_) return;
     finish("error"); // left without a word: an exception, or cancelled at the drain deadline
-    metrics_->gauge_add("sigma_shim_upstream_in_flight", -1, {std::string(kind_)});
+    metrics_->gauge_add("sigma_shim_upstream_in_flight", -1, {kind_});
 }
 
 void UpstreamMeter::finish(const std::string& status) {
     if (finished_ || !metrics_) return;
     finished_ = true;
     const std::chrono::duration<double> took = SteadyClock::now() - start_;
-    metrics_->inc("sigma_shim_upstream_requests_total", {std::string(kind_), status});
-    metrics_->observe("sigma_shim_upstream_duration_seconds", took.count(), {std::string(kind_)});
+    metrics_->inc("sigma_shim_upstream_requests_total", {kind_, status});
+    metrics_->observe("sigma_shim_upstream_duration_seconds", took.count(), {kind_});
 }
 
 void Exchange::finish(const std::string& status) {
