@@ -23,6 +23,17 @@ std::string to_hex(const unsigned char* data, std::size_t size) {
     return out;
 }
 
+// The digest of the last key this thread asked for: valid until the thread asks for another key.
+const std::string& last_key_digest(std::string_view api_key) {
+    thread_local std::string last_key;
+    thread_local std::string last_digest;
+    if (last_digest.empty() || api_key != last_key) {
+        last_digest = sha256_hex(api_key);
+        last_key = api_key;
+    }
+    return last_digest;
+}
+
 } // namespace
 
 std::string sha256_hex(std::string_view data) {
@@ -35,25 +46,12 @@ std::string sha256_hex(std::string_view data) {
 }
 
 std::string key_digest(std::string_view api_key) {
-    thread_local std::string last_key;
-    thread_local std::string last_digest;
-    if (last_digest.empty() || api_key != last_key) {
-        last_digest = sha256_hex(api_key);
-        last_key = api_key;
-    }
-    return last_digest;
+    return last_key_digest(api_key);
 }
 
 std::string key_fingerprint(std::string_view api_key) {
     if (api_key.empty()) return {};
-    // Once per key and thread, as key_digest: a logged request then costs no copy of the whole digest.
-    thread_local std::string last_key;
-    thread_local std::string last_fingerprint;
-    if (last_fingerprint.empty() || api_key != last_key) {
-        last_fingerprint = key_digest(api_key).substr(0, 12);
-        last_key = api_key;
-    }
-    return last_fingerprint;
+    return last_key_digest(api_key).substr(0, 12); // short enough to need no allocation
 }
 
 std::string random_hex(std::size_t bytes) {
