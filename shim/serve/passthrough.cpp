@@ -1,5 +1,6 @@
 #include "serve/passthrough.hpp"
 
+#include "net/body_piece.hpp"
 #include "net/head_text.hpp"
 #include "upstream/exchange.hpp"
 
@@ -272,22 +273,10 @@ asio::awaitable<RelayOutcome> relay(Stream& client, beast::flat_buffer& client_b
             }
             const std::size_t got = body_buffer.size() - answer_body.get().body().size;
             const bool done = answer_body.is_done();
-            if (!chunked_out) {
-                const auto written = asio::buffer(body_buffer.data(), got);
-                co_await write_client(written);
-            } else {
-                std::array<char, 20> size_line{};
-                const auto [end, _] = std::to_chars(size_line.data(), size_line.data() + 16, got, 16);
-                end[0] = '\r';
-                end[1] = '\n';
-                const std::size_t size_line_bytes = static_cast<std::size_t>(end + 2 - size_line.data());
-                constexpr std::string_view crlf = "\r\n", last_chunk = "0\r\n\r\n";
-                const std::array<asio::const_buffer, 4> chunk{
-                    asio::buffer(size_line.data(), got ? size_line_bytes : 0),
-                    asio::buffer(body_buffer.data(), got), asio::buffer(crlf.data(), got ? crlf.size() : 0),
-                    asio::buffer(last_chunk.data(), done ? last_chunk.size() : 0)};
-                co_await write_client(chunk);
-            }
+            // To an HTTP/1.0 client the bytes as they come; to an HTTP/1.1 one, chunks of its own.
+            const net::BodyPiece piece(std::span<const char>(body_buffer.data(), got), done, chunked_out);
+            const auto piece_buffers = piece.buffers(); // named: GCC 12 and temporaries in co_await
+            co_await write_client(piece_buffers);
             if (!ec && done) break;
         }
         complete = !ec;

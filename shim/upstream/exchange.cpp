@@ -1,10 +1,10 @@
 #include "upstream/exchange.hpp"
 
+#include "net/body_piece.hpp"
 #include "net/head_text.hpp"
 #include "net/write_all.hpp"
 #include "upstream/upstream_metrics.hpp"
 
-#include <array>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -12,7 +12,6 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/ssl.hpp>
-#include <charconv>
 
 namespace shim::upstream {
 namespace {
@@ -169,20 +168,8 @@ asio::awaitable<Exchange> Exchanger::start(ExchangeRequest request) {
                 co_return out;
             }
             out.body_bytes_sent += chunk.size();
-            // Chunked: a chunk of nothing would end the body, so none is written until the last.
-            std::array<char, 20> size_line{};
-            std::size_t size_line_bytes = 0;
-            if (chunked && !chunk.empty()) {
-                const auto end = std::to_chars(size_line.data(), size_line.data() + 16, chunk.size(), 16).ptr;
-                end[0] = '\r';
-                end[1] = '\n';
-                size_line_bytes = static_cast<std::size_t>(end + 2 - size_line.data());
-            }
-            constexpr std::string_view crlf = "\r\n", last_chunk = "0\r\n\r\n";
-            const std::array<asio::const_buffer, 4> pieces{
-                asio::buffer(size_line.data(), size_line_bytes), asio::buffer(chunk.data(), chunk.size()),
-                asio::buffer(crlf.data(), size_line_bytes ? crlf.size() : 0),
-                asio::buffer(last_chunk.data(), chunked && last ? last_chunk.size() : 0)};
+            const net::BodyPiece piece(chunk, last, chunked);
+            const auto pieces = piece.buffers();
             if (asio::buffer_size(pieces) == 0) continue;
             arm(conn);
             co_await conn.on_stream([&](auto& s) { return net::write_all(s, pieces, ec); });
