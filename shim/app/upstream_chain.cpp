@@ -210,6 +210,7 @@ boost::asio::awaitable<void> UpstreamChain::stop() {
         co_await l.redis->stop();
     }
     if (l.demo) co_await l.demo->stop();
+    l.pool->close_idle_on_their_threads();
 }
 
 void UpstreamChain::close_idle_connections() {

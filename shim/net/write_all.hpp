@@ -1,13 +1,13 @@
 #pragma once
 // Writing a buffer sequence whole, to a plain TCP stream or a TLS one: the client connections and the
 // upstream connections are of the same two kinds.
+#include "net/deadline_stream.hpp"
+
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 #include <type_traits>
 
 namespace shim::net {
@@ -20,7 +20,7 @@ template <class Stream, class Buffers>
 boost::asio::awaitable<std::size_t> write_all(Stream& stream, const Buffers& buffers,
                                               boost::system::error_code& ec) {
     namespace asio = boost::asio;
-    if constexpr (std::is_same_v<Stream, boost::beast::ssl_stream<boost::beast::tcp_stream>>) {
+    if constexpr (!std::is_same_v<Stream, DeadlineStream>) {
         std::size_t written = 0;
         for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers); ++it) {
             const asio::const_buffer one(*it);

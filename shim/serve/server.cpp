@@ -443,7 +443,7 @@ asio::awaitable<void> accept_loop(tcp::acceptor& acceptor, asio::io_context& ioc
         // Headers and bodies leave in separate writes: without this, Nagle and delayed ACKs add 40 ms.
         socket.set_option(tcp::no_delay(true), ec);
         auto executor = socket.get_executor();
-        connections.spawn(executor, guarded(beast::tcp_stream(std::move(socket)), st));
+        connections.spawn(executor, guarded(PlainStream(std::move(socket)), st));
     }
 }
 

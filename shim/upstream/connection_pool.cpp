@@ -5,6 +5,7 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -271,6 +272,16 @@ void ConnectionPool::give_back(std::unique_ptr<Connection> connection, bool reus
     }
     connection.reset(); // closed here, on its own thread, unless kept
     slots_.try_receive([](error_code) {});
+}
+
+void ConnectionPool::close_idle_on_their_threads() {
+    std::lock_guard lock(mutex_);
+    for (auto& [context, idle] : idle_) {
+        if (idle.empty()) continue;
+        const auto owner = idle.front()->tcp().get_executor();
+        asio::post(owner, [connections = std::move(idle)]() mutable { connections.clear(); });
+        idle.clear();
+    }
 }
 
 void ConnectionPool::close_idle() {

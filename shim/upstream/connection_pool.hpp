@@ -4,6 +4,7 @@
 // only there, so one thread does all of its I/O (Beast's streams require their operations on one strand).
 // The limit on connections in use is global. A connection in use is held by a ConnectionLease, which gives it
 // back (or closes it) and frees its slot in its destructor, whatever path the holder leaves by.
+#include "net/deadline_stream.hpp"
 #include "ops/log.hpp"
 #include "ops/metrics.hpp"
 #include "upstream/proxy_health.hpp"
@@ -14,7 +15,6 @@
 #include <boost/asio/experimental/concurrent_channel.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <chrono>
 #include <memory>
@@ -31,8 +31,8 @@ namespace shim::upstream {
 using SteadyClock = std::chrono::steady_clock;
 
 struct Connection {
-    using Plain = boost::beast::tcp_stream;
-    using Tls = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+    using Plain = net::DeadlineStream;
+    using Tls = boost::beast::ssl_stream<net::DeadlineStream>;
     template <typename T, typename... Args>
     explicit Connection(std::in_place_type_t<T> type, Args&&... args)
         : stream(type, std::forward<Args>(args)...), thread(std::this_thread::get_id()) {}
@@ -48,9 +48,9 @@ struct Connection {
         return std::visit(std::forward<Op>(op), stream);
     }
 
-    boost::beast::tcp_stream& tcp() {
-        return std::visit(
-            [](auto& s) -> boost::beast::tcp_stream& { return boost::beast::get_lowest_layer(s); }, stream);
+    net::DeadlineStream& tcp() {
+        return std::visit([](auto& s) -> net::DeadlineStream& { return boost::beast::get_lowest_layer(s); },
+                          stream);
     }
 };
 
@@ -124,6 +124,9 @@ public:
     boost::asio::awaitable<ConnectionLease> acquire(SteadyClock::time_point deadline, bool fresh,
                                                     ConnectError& error);
 
+    // Has each io_context close its own idle connections, on its own thread: at the end of the drain, so that
+    // no idle stream's deadline keeps its io_context running.
+    void close_idle_on_their_threads();
     // Closes every idle connection. For the end of the process, when no thread runs the io_contexts any more.
     void close_idle();
 

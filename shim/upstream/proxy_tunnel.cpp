@@ -33,7 +33,7 @@ std::string status_text(const http::response_parser<http::empty_body>& parser) {
 
 } // namespace
 
-asio::awaitable<TunnelResult> open_tunnel(beast::tcp_stream& stream, const ProxyEndpoint& proxy,
+asio::awaitable<TunnelResult> open_tunnel(net::DeadlineStream& stream, const ProxyEndpoint& proxy,
                                           const std::string& target) {
     const std::string who = "the upstream proxy " + proxy.authority();
     http::request<http::empty_body> request{http::verb::connect, target, 11};

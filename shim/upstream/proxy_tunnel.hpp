@@ -1,11 +1,11 @@
 #pragma once
 // The CONNECT exchange that turns a TCP connection to a forward proxy into a tunnel to the upstream
 // (RFC 9110 9.3.6), before the TLS handshake with the upstream runs inside it.
+#include "net/deadline_stream.hpp"
 #include "upstream/proxy_health.hpp"
 #include "upstream/proxy_settings.hpp"
 
 #include <boost/asio/awaitable.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <optional>
 #include <string>
 
@@ -18,7 +18,7 @@ struct TunnelResult {
 };
 
 // Asks `proxy` over `stream` (connected to it, its deadline armed) for a tunnel to `target` (host:port).
-boost::asio::awaitable<TunnelResult> open_tunnel(boost::beast::tcp_stream& stream, const ProxyEndpoint& proxy,
+boost::asio::awaitable<TunnelResult> open_tunnel(net::DeadlineStream& stream, const ProxyEndpoint& proxy,
                                                  const std::string& target);
 
 } // namespace shim::upstream

@@ -47,8 +47,8 @@ TunnelResult ask(const std::string& answer, Seen& seen, ProxyEndpoint proxy = {}
     proxy.host = "127.0.0.1";
     proxy.port = std::to_string(acceptor.local_endpoint().port());
     asio::co_spawn(ioc, one_shot_proxy(acceptor, answer, seen), asio::detached);
-    beast::tcp_stream stream(ioc);
-    stream.connect(acceptor.local_endpoint());
+    shim::net::DeadlineStream stream(ioc.get_executor());
+    stream.socket().connect(acceptor.local_endpoint());
     stream.expires_after(5s);
     return test_support::run_to_end(ioc,
                                     shim::upstream::open_tunnel(stream, proxy, "www.virustotal.com:443"));
@@ -131,8 +131,8 @@ BOOST_AUTO_TEST_CASE(a_proxy_that_never_answers_meets_the_deadline) {
     ProxyEndpoint proxy;
     proxy.host = "127.0.0.1";
     proxy.port = std::to_string(acceptor.local_endpoint().port());
-    beast::tcp_stream stream(ioc);
-    stream.connect(acceptor.local_endpoint());
+    shim::net::DeadlineStream stream(ioc.get_executor());
+    stream.socket().connect(acceptor.local_endpoint());
     stream.expires_after(50ms);
     const auto r = test_support::run_to_end(ioc, shim::upstream::open_tunnel(stream, proxy, "h:443"));
     BOOST_TEST((r.failure == ProxyFailure::timeout));
