@@ -4,9 +4,11 @@
 #include "sigma_analysis/legacy_routes.hpp"
 
 #include <algorithm>
+#include <boost/container/small_vector.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
 #include <charconv>
+#include <span>
 #include <vector>
 
 namespace shim::serve {
@@ -129,7 +131,7 @@ std::vector<RoutePattern> compile_patterns() {
     return patterns;
 }
 
-const RoutePattern* match_legacy(const std::vector<std::string_view>& seg, const urls::url_view& url) {
+const RoutePattern* match_legacy(std::span<const std::string_view> seg, const urls::url_view& url) {
     static const std::vector<RoutePattern> patterns = compile_patterns();
     for (const auto& p : patterns) {
         if (p.segments.size() != seg.size()) continue;
@@ -185,8 +187,8 @@ Route route_request(std::string_view method, std::string_view target) {
     const urls::url_view url = *parsed;
 
     // Segments as sent, still percent-encoded: an id spelled with %2F or %00 must not match a route. Split by
-    // hand: Boost.URL's segment view hides a leading "." segment.
-    std::vector<std::string_view> seg;
+    // hand: Boost.URL's segment view hides a leading "." segment. Held inline: a route has at most 6.
+    boost::container::small_vector<std::string_view, 8> seg;
     std::string_view path = url.encoded_path();
     for (path.remove_prefix(1);;) {
         const auto slash = path.find('/');
