@@ -5,26 +5,13 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <type_traits>
-#include <unistd.h>
 
 namespace shim::ops {
 
 namespace {
-
-// A log that cannot be written (a full disk, a closed pipe) must not fail the request that logs: what is
-// left unwritten is dropped.
-void write_whole(int fd, std::string_view bytes) {
-    while (!bytes.empty()) {
-        const auto n = ::write(fd, bytes.data(), bytes.size());
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return;
-        bytes.remove_prefix(static_cast<std::size_t>(n));
-    }
-}
 
 bool iequals(std::string_view a, std::string_view b) {
     if (a.size() != b.size()) return false;
@@ -120,10 +107,7 @@ std::string format_utc_millis(std::chrono::system_clock::time_point tp) {
 }
 
 Logger::Logger(std::ostream& out, LogLevel min, LogClock clock)
-    : out_(&out), min_(min), clock_(clock ? std::move(clock) : LogClock(system_now)) {}
-
-Logger::Logger(LogDescriptor out, LogLevel min, LogClock clock)
-    : fd_(out.fd), min_(min), clock_(clock ? std::move(clock) : LogClock(system_now)) {}
+    : out_(out), min_(min), clock_(clock ? std::move(clock) : LogClock(system_now)) {}
 
 void Logger::write(LogLevel level, std::string_view message, const LogFields& fields) {
     write_line(level, message, fields);
@@ -152,13 +136,9 @@ void Logger::write_line(LogLevel level, std::string_view message, const Fields& 
         append_value(line, value);
     }
     line += "}\n";
-    if (out_) {
-        std::lock_guard lock(mutex_);
-        out_->write(line.data(), static_cast<std::streamsize>(line.size()));
-        out_->flush();
-    } else {
-        write_whole(fd_, line);
-    }
+    std::lock_guard lock(mutex_);
+    out_.write(line.data(), static_cast<std::streamsize>(line.size()));
+    out_.flush();
     if (line.capacity() > 64 * 1024) std::string().swap(line); // a rare long line is not kept for good
 }
 

@@ -1,6 +1,6 @@
 #pragma once
-// Structured logging: one JSON object per line, written with a single call so that lines from concurrent
-// requests never interleave: one write(2) to a file descriptor, or, to a stream, one write under a mutex.
+// Structured logging: one JSON object per line, written with a single call under one mutex so that lines from
+// concurrent requests never interleave.
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -32,18 +32,10 @@ inline std::chrono::system_clock::time_point system_now() {
     return std::chrono::system_clock::now();
 }
 
-struct LogDescriptor {
-    int fd;
-};
-
 class Logger {
 public:
     // The clock is a parameter so that tests can fix the time.
     Logger(std::ostream& out, LogLevel min, LogClock clock = system_now);
-    // Each line is one write(2), with no lock held across it: the kernel appends a write to a file whole, and
-    // one to a pipe whole up to PIPE_BUF (4 KiB; longer lines, rare, may interleave there). Threads logging a
-    // line per request then never wait for each other's system call.
-    Logger(LogDescriptor out, LogLevel min, LogClock clock = system_now);
 
     bool enabled(LogLevel level) const { return level >= min_; }
 
@@ -57,8 +49,7 @@ private:
     template <typename Fields>
     void write_line(LogLevel level, std::string_view message, const Fields& fields);
 
-    std::ostream* out_ = nullptr; // else fd_
-    int fd_ = -1;
+    std::ostream& out_;
     LogLevel min_;
     LogClock clock_;
     std::mutex mutex_;

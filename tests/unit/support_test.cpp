@@ -20,7 +20,6 @@
 #include <string>
 #include <sys/resource.h>
 #include <thread>
-#include <unistd.h>
 #include <vector>
 #include <zlib.h>
 
@@ -319,38 +318,6 @@ BOOST_AUTO_TEST_CASE(json_string_escaper_keeps_or_repairs_invalid_utf8) {
     Logger log(out, LogLevel::debug, fixed_time);
     log.write(LogLevel::info, in);
     BOOST_TEST(out.str() == R"({"time":"2026-11-27T21:05:16.123Z","level":"info","msg":)" + repaired + "}\n");
-}
-
-BOOST_AUTO_TEST_CASE(log_lines_to_a_descriptor_from_threads_at_once_stay_whole) {
-    // A pipe, as when systemd or a shell takes the log: 2 x 150 lines of ~200 bytes fit its 64 KiB buffer,
-    // so the writers never block and the test reads everything once they are done.
-    int fds[2];
-    BOOST_REQUIRE(::pipe(fds) == 0);
-    {
-        Logger log(shim::ops::LogDescriptor{fds[1]}, LogLevel::info, fixed_time);
-        const std::string padding(120, 'x');
-        auto writer = [&](std::int64_t thread) {
-            for (std::int64_t i = 0; i < 150; ++i)
-                log.write(LogLevel::info, "request", {{"thread", thread}, {"i", i}, {"pad", padding}});
-        };
-        std::thread a(writer, 1), b(writer, 2);
-        a.join();
-        b.join();
-    }
-    ::close(fds[1]);
-    std::string all;
-    char chunk[4096];
-    for (ssize_t n; (n = ::read(fds[0], chunk, sizeof chunk)) > 0;)
-        all.append(chunk, static_cast<std::size_t>(n));
-    ::close(fds[0]);
-    const auto lines = lines_of(all);
-    BOOST_REQUIRE_EQUAL(lines.size(), 300u);
-    std::array<std::int64_t, 3> next{};
-    for (const auto& line : lines) {
-        const auto v = boost::json::parse(line); // throws on a torn line
-        const auto thread = v.at("thread").as_int64();
-        BOOST_TEST(v.at("i").as_int64() == next[thread]++); // each thread's lines in its order
-    }
 }
 
 BOOST_AUTO_TEST_CASE(log_level_filtering) {
