@@ -68,7 +68,11 @@ public:
     lowest_layer_type& lowest_layer() noexcept { return state_->socket; }
 
     void expires_at(Clock::time_point deadline);
-    void expires_after(Clock::duration timeout) { expires_at(Clock::now() + timeout); }
+    // Saturates, as Asio's timers do: a timeout too long for the clock means no deadline, not one long past.
+    void expires_after(Clock::duration timeout) {
+        const auto now = Clock::now();
+        expires_at(timeout >= Clock::time_point::max() - now ? Clock::time_point::max() : now + timeout);
+    }
     void expires_never();
 
     template <class Buffers, class Token>

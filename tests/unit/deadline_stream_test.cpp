@@ -124,6 +124,19 @@ BOOST_AUTO_TEST_CASE(a_deadline_that_passed_with_nothing_under_way_can_be_moved_
     BOOST_TEST(r.bytes == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(a_timeout_too_long_for_the_clock_is_no_deadline) {
+    Pair p;
+    char into[16];
+    ReadResult r;
+    asio::write(p.peer, asio::buffer("x", 1));
+    p.stream->expires_after(DeadlineStream::Clock::duration::max());
+    start_read(p, into, r);
+    p.ioc.run();
+    BOOST_TEST(r.done);
+    BOOST_TEST(!r.ec, r.ec.message());
+    BOOST_TEST(r.bytes == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(a_cancelled_read_ends_cancelled_not_timed_out) {
     Pair p;
     char into[16];
