@@ -54,11 +54,6 @@ void DeadlineStream::expires_at(Clock::time_point deadline) {
     if (deadline < s.wakes_at && s.pending > 0) watch(state_, deadline);
 }
 
-void DeadlineStream::expires_never() {
-    state_->deadline = Clock::time_point::max();
-    state_->expired = false;
-}
-
 void DeadlineStream::begin() {
     auto& s = *state_;
     ++s.pending;

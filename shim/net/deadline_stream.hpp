@@ -73,7 +73,6 @@ public:
         const auto now = Clock::now();
         expires_at(timeout >= Clock::time_point::max() - now ? Clock::time_point::max() : now + timeout);
     }
-    void expires_never();
 
     template <class Buffers, class Token>
     auto async_read_some(const Buffers& buffers, Token&& token) {

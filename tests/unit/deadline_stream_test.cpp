@@ -24,11 +24,19 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// A DeadlineStream connected to a plain socket, its peer.
+struct ReadResult {
+    bool done = false;
+    error_code ec;
+    std::size_t bytes = 0;
+};
+
+// A DeadlineStream connected to a plain socket, its peer, and the outcome of one read on the stream.
 struct Pair {
     asio::io_context ioc;
     tcp::socket peer{ioc};
     std::optional<DeadlineStream> stream;
+    char into[16] = {};
+    ReadResult read;
 
     Pair() {
         tcp::acceptor acceptor(ioc, {asio::ip::make_address("127.0.0.1"), 0});
@@ -36,21 +44,19 @@ struct Pair {
         stream->socket().connect(acceptor.local_endpoint());
         acceptor.accept(peer);
     }
-};
 
-struct ReadResult {
-    bool done = false;
-    error_code ec;
-    std::size_t bytes = 0;
-};
+    void peer_sends_a_byte() { asio::write(peer, asio::buffer("x", 1)); }
 
-// Starts a read now; its completion records the outcome and ends the stream.
-void start_read(Pair& p, char (&into)[16], ReadResult& result) {
-    p.stream->async_read_some(asio::buffer(into), [&p, &result](error_code ec, std::size_t n) {
-        result = {true, ec, n};
-        p.stream.reset();
-    });
-}
+    // The read's completion: records the outcome and ends the stream, so the io_context runs out of work.
+    auto record_read() {
+        return [this](error_code ec, std::size_t n) {
+            read = {true, ec, n};
+            stream.reset();
+        };
+    }
+
+    void start_read() { stream->async_read_some(asio::buffer(into), record_read()); }
+};
 
 } // namespace
 
@@ -58,100 +64,83 @@ BOOST_AUTO_TEST_SUITE(deadline_stream)
 
 BOOST_AUTO_TEST_CASE(a_read_that_outlasts_the_deadline_times_out) {
     Pair p;
-    char into[16];
-    ReadResult r;
     p.stream->expires_after(30ms);
-    start_read(p, into, r);
+    p.start_read();
     p.ioc.run();
-    BOOST_TEST(r.done);
-    BOOST_TEST((r.ec == boost::beast::error::timeout), r.ec.message());
+    BOOST_TEST(p.read.done);
+    BOOST_TEST((p.read.ec == boost::beast::error::timeout), p.read.ec.message());
 }
 
 BOOST_AUTO_TEST_CASE(a_deadline_moved_later_while_a_read_waits_keeps_the_read) {
     Pair p;
-    char into[16];
-    ReadResult r;
     p.stream->expires_after(20ms); // the watchdog is set for this one when the read begins
-    start_read(p, into, r);
+    p.start_read();
     p.stream->expires_after(60s); // moved by a store: the watchdog wakes at 20 ms and sleeps again
     asio::steady_timer later(p.ioc, 100ms);
-    later.async_wait([&](error_code) { asio::write(p.peer, asio::buffer("x", 1)); });
+    later.async_wait([&](error_code) { p.peer_sends_a_byte(); });
     p.ioc.run();
-    BOOST_TEST(r.done);
-    BOOST_TEST(!r.ec, r.ec.message());
-    BOOST_TEST(r.bytes == 1u);
+    BOOST_TEST(p.read.done);
+    BOOST_TEST(!p.read.ec, p.read.ec.message());
+    BOOST_TEST(p.read.bytes == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(an_earlier_deadline_cuts_off_the_read_under_way) {
     Pair p;
-    char into[16];
-    ReadResult r;
     p.stream->expires_after(60s);
-    start_read(p, into, r);
+    p.start_read();
     p.stream->expires_after(30ms);
     p.ioc.run();
-    BOOST_TEST(r.done);
-    BOOST_TEST((r.ec == boost::beast::error::timeout), r.ec.message());
+    BOOST_TEST(p.read.done);
+    BOOST_TEST((p.read.ec == boost::beast::error::timeout), p.read.ec.message());
 }
 
 BOOST_AUTO_TEST_CASE(a_read_begun_after_the_deadline_times_out_at_once) {
     Pair p;
-    char into[16];
-    ReadResult r;
-    asio::write(p.peer, asio::buffer("x", 1)); // there is something to read: only the deadline refuses it
+    p.peer_sends_a_byte(); // there is something to read: only the deadline refuses it
     p.stream->expires_after(1ms);
     asio::steady_timer later(p.ioc, 50ms);
-    later.async_wait([&](error_code) { start_read(p, into, r); });
+    later.async_wait([&](error_code) { p.start_read(); });
     p.ioc.run();
-    BOOST_TEST(r.done);
-    BOOST_TEST((r.ec == boost::beast::error::timeout), r.ec.message());
+    BOOST_TEST(p.read.done);
+    BOOST_TEST((p.read.ec == boost::beast::error::timeout), p.read.ec.message());
 }
 
 BOOST_AUTO_TEST_CASE(a_deadline_that_passed_with_nothing_under_way_can_be_moved_on) {
     Pair p;
-    char into[16];
-    ReadResult r;
-    asio::write(p.peer, asio::buffer("x", 1));
+    p.peer_sends_a_byte();
     p.stream->expires_after(1ms);
     asio::steady_timer later(p.ioc, 50ms);
     later.async_wait([&](error_code) {
         p.stream->expires_after(60s);
-        start_read(p, into, r);
+        p.start_read();
     });
     p.ioc.run();
-    BOOST_TEST(r.done);
-    BOOST_TEST(!r.ec, r.ec.message());
-    BOOST_TEST(r.bytes == 1u);
+    BOOST_TEST(p.read.done);
+    BOOST_TEST(!p.read.ec, p.read.ec.message());
+    BOOST_TEST(p.read.bytes == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(a_timeout_too_long_for_the_clock_is_no_deadline) {
     Pair p;
-    char into[16];
-    ReadResult r;
-    asio::write(p.peer, asio::buffer("x", 1));
+    p.peer_sends_a_byte();
     p.stream->expires_after(DeadlineStream::Clock::duration::max());
-    start_read(p, into, r);
+    p.start_read();
     p.ioc.run();
-    BOOST_TEST(r.done);
-    BOOST_TEST(!r.ec, r.ec.message());
-    BOOST_TEST(r.bytes == 1u);
+    BOOST_TEST(p.read.done);
+    BOOST_TEST(!p.read.ec, p.read.ec.message());
+    BOOST_TEST(p.read.bytes == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(a_cancelled_read_ends_cancelled_not_timed_out) {
     Pair p;
-    char into[16];
-    ReadResult r;
     asio::cancellation_signal cancel;
     p.stream->expires_after(60s);
-    p.stream->async_read_some(asio::buffer(into),
-                              asio::bind_cancellation_slot(cancel.slot(), [&](error_code ec, std::size_t n) {
-                                  r = {true, ec, n};
-                                  p.stream.reset();
-                              }));
+    p.stream->async_read_some(asio::buffer(p.into),
+                              asio::bind_cancellation_slot(cancel.slot(), p.record_read()));
     cancel.emit(asio::cancellation_type::terminal); // reaches the socket's read through the completion
     p.ioc.run();
-    BOOST_TEST(r.done);
-    BOOST_TEST((r.ec == asio::error::operation_aborted), r.ec.message());
+    BOOST_TEST(p.read.done);
+    BOOST_TEST((p.read.ec == asio::error::operation_aborted), p.read.ec.message());
 }
 
 BOOST_AUTO_TEST_CASE(a_connect_runs_under_the_deadline_and_writes_go_through) {
