@@ -55,7 +55,8 @@ Option duration_option(std::string_view name, std::string_view help, std::string
     return {name, "DURATION", help, default_text, [=](ServeConfig& c, std::string_view v) {
                 return parse_duration(v, c.*field) && (zero_allowed || (c.*field).count() > 0)
                            ? std::string()
-                           : bad(name, v, "expected a duration such as 30s, 500ms or 2m");
+                           : bad(name, v,
+                                 "expected a duration such as 30s, 500ms or 2m, at most 8760h (a year)");
             }};
 }
 
@@ -380,16 +381,22 @@ bool parse_duration(std::string_view text, Duration& out) {
     const auto unit = unit_at == std::string_view::npos ? std::string_view("s") : text.substr(unit_at);
     std::int64_t n = 0;
     if (number.empty() || !parse_number<std::int64_t>(number, n, 0, 86'400'000)) return false;
+    std::int64_t ms_per_unit = 0;
     if (unit == "ms")
-        out = Duration(n);
+        ms_per_unit = 1;
     else if (unit == "s")
-        out = Duration(n * 1000);
+        ms_per_unit = 1000;
     else if (unit == "m")
-        out = Duration(n * 60'000);
+        ms_per_unit = 60'000;
     else if (unit == "h")
-        out = Duration(n * 3'600'000);
+        ms_per_unit = 3'600'000;
     else
         return false;
+    const Duration parsed(n * ms_per_unit);
+    // Timers and deadlines add durations to the clock in nanoseconds, which overflow past ~292 years; a year
+    // is longer than any timeout or cache lifetime means, and keeps every sum far inside the range.
+    if (parsed > kLongestDuration) return false;
+    out = parsed;
     return true;
 }
 

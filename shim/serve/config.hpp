@@ -142,7 +142,9 @@ std::string exposure_error(const ServeConfig& config, std::string_view key_sourc
 // Parses "https://host[:port]" or "http://host[:port]" (no path), "demo", or "dir:DIR".
 bool parse_upstream(std::string_view text, UpstreamAddress& out, std::string& error);
 
-// Parses "90", "90s", "500ms", "2m", "1h".
+inline constexpr Duration kLongestDuration = std::chrono::hours(24 * 365);
+
+// Parses "90", "90s", "500ms", "2m", "1h", up to kLongestDuration.
 bool parse_duration(std::string_view text, Duration& out);
 
 } // namespace shim::serve
