@@ -191,21 +191,23 @@ int run_serve(std::span<const std::string> args) {
         asio::co_spawn(ioc, drain(server, state, background, *chain), asio::detached);
     });
     server.start();
-    ops::LogFields listening{{"address", endpoint_text(bound)},
-               {"upstream", config.upstream.origin},
-               {"upstream_proxy",
-                config.upstream_proxy.proxy ? config.upstream_proxy.proxy->display() : std::string("none")},
-               {"upstream_proxy_reason", config.upstream_proxy.reason},
-               {"redis", config.redis ? config.redis->display() : std::string("none")},
-               {"replicas", static_cast<std::int64_t>(config.replicas)},
-               {"threads", static_cast<std::int64_t>(config.threads)},
-               {"mode", std::string(serve::mode_name(config.mode))},
-               {"server_key", state.server_key.empty() ? std::string("none") : std::string("configured")},
-               {"server_key_source", server_key.source.empty() ? std::string("none") : server_key.source}};
+    ops::LogFields listening{
+        {"address", endpoint_text(bound)},
+        {"upstream", config.upstream.origin},
+        {"upstream_proxy",
+         config.upstream_proxy.proxy ? config.upstream_proxy.proxy->display() : std::string("none")},
+        {"upstream_proxy_reason", config.upstream_proxy.reason},
+        {"redis", config.redis ? config.redis->display() : std::string("none")},
+        {"replicas", static_cast<std::int64_t>(config.replicas)},
+        {"threads", static_cast<std::int64_t>(config.threads)},
+        {"mode", std::string(serve::mode_name(config.mode))},
+        {"server_key", state.server_key.empty() ? std::string("none") : std::string("configured")},
+        {"server_key_source", server_key.source.empty() ? std::string("none") : server_key.source}};
     team.describe(listening);
     log.write(ops::LogLevel::info, "listening", listening);
     if (team.tls() && team.tls()->certificate().expired)
-        log.write(ops::LogLevel::warn, "the TLS certificate has expired: clients that check it will refuse it",
+        log.write(ops::LogLevel::warn,
+                  "the TLS certificate has expired: clients that check it will refuse it",
                   {{"tls_not_after", team.tls()->certificate().not_after}});
     // systemd (Type=notify) starts the units that wait for this one now, not when the process started.
     const auto status = "READY=1\nSTATUS=listening on " + endpoint_text(bound);
