@@ -56,7 +56,8 @@ Option duration_option(std::string_view name, std::string_view help, std::string
                 return parse_duration(v, c.*field) && (zero_allowed || (c.*field).count() > 0)
                            ? std::string()
                            : bad(name, v,
-                                 "expected a duration such as 30s, 500ms or 2m, at most 8760h (a year)");
+                                 "expected a duration such as 30s, 500ms or 2m, at most " +
+                                     std::to_string(kLongestDuration / std::chrono::hours(1)) + "h (a year)");
             }};
 }
 
